@@ -1,0 +1,38 @@
+# Two commands: `make run` starts the backend locally, `make test` passes the tests.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit e2e miniprogram-test demo-models package bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The serving install plus what the tests and the model pipeline need (torch: CPU build).
+$(STAMP): pyproject.toml $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,train]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/xiaofei serve --host 127.0.0.1 --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check xiaofei functions model tests benchmarks infra
+	$(BIN)/ruff format --check xiaofei functions model tests benchmarks infra
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+demo-models: $(STAMP)
+	$(BIN)/python -m model.pipeline demo --out model
+
+clean:
+	rm -rf $(VENV) .xiaofei dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""Errors a caller can see: each has a stable machine code, an HTTP status and a bilingual message.
+
+The hierarchy (catch the base to handle a whole family):
+
+* AppError                      every error a caller may see; ``code``, ``status``, ``en``, ``zh``
+  x BadRequest          400     malformed request: bad JSON, missing field, bad id, limit out of range
+  x ImageError          4xx     the image cannot be read: unsupported_format 415, payload_too_large 413,
+                                image_too_large 413, corrupt_image 400, empty_image 400
+  x Unauthorized        401     no trusted identity, or a forged / expired token
+  x Forbidden           403     authenticated but not allowed (operator actions)
+  x NotFound            404     no such thing *for this caller* (another user's id is also 404)
+  x MethodNotAllowed    405
+  x Conflict            409     a concurrent writer won (registry pointer)
+  x Unavailable         503     model_unavailable, storage_unavailable: retry later
+
+Anything else that escapes a use-case is rendered as ``internal_error`` (500) with a generic message:
+stack traces, paths and bucket names never reach a caller (they go to the log).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An error with a stable ``code``, an HTTP ``status`` and a message in English and Chinese."""
+
+    code = "internal_error"
+    status = 500
+    en = "Something went wrong on our side. Please try again later."
+    zh = "服务内部错误，请稍后重试。"
+
+    def __init__(self, en: str | None = None, zh: str | None = None, *, code: str | None = None,
+                 status: int | None = None, details: dict[str, Any] | None = None) -> None:
+        self.en = en or self.en
+        self.zh = zh or self.zh
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details or {}
+        super().__init__(f"{self.code}: {self.en}")
+
+    def to_dict(self, request_id: str = "") -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "code": self.code,
+            "status": self.status,
+            "message": {"en": self.en, "zh": self.zh},
+            "request_id": request_id,
+        }
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(AppError):
+    """The request is malformed: bad JSON, a missing or invalid field."""
+
+    code = "bad_request"
+    status = 400
+    en = "The request is malformed."
+    zh = "请求格式不正确。"
+
+
+class ImageError(AppError):
+    """The image cannot be used; the subclass says why."""
+
+    code = "corrupt_image"
+    status = 400
+    en = "The image file is damaged or incomplete."
+    zh = "图片文件已损坏或不完整。"
+
+
+class UnsupportedFormat(ImageError):
+    code = "unsupported_format"
+    status = 415
+    en = "Unsupported file type. Please send a JPEG, PNG, WebP, BMP or DICOM image."
+    zh = "不支持的文件类型，请上传 JPEG、PNG、WebP、BMP 或 DICOM 图片。"
+
+
+class PayloadTooLarge(ImageError):
+    code = "payload_too_large"
+    status = 413
+    en = "The file is too large."
+    zh = "文件太大。"
+
+
+class ImageTooLarge(ImageError):
+    code = "image_too_large"
+    status = 413
+    en = "The image has too many pixels."
+    zh = "图片像素过多。"
+
+
+class CorruptImage(ImageError):
+    code = "corrupt_image"
+    status = 400
+
+
+class EmptyImage(ImageError):
+    code = "empty_image"
+    status = 400
+    en = "No image was sent."
+    zh = "没有收到图片。"
+
+
+class Unauthorized(AppError):
+    code = "unauthorized"
+    status = 401
+    en = "Please sign in again: the session is missing, invalid or expired."
+    zh = "身份验证失败或已过期，请重新登录。"
+
+
+class Forbidden(AppError):
+    code = "forbidden"
+    status = 403
+    en = "You are not allowed to do this."
+    zh = "没有执行此操作的权限。"
+
+
+class NotFound(AppError):
+    code = "not_found"
+    status = 404
+    en = "Not found."
+    zh = "未找到。"
+
+
+class MethodNotAllowed(AppError):
+    code = "method_not_allowed"
+    status = 405
+    en = "This method is not allowed here."
+    zh = "不支持该请求方法。"
+
+
+class Conflict(AppError):
+    code = "conflict"
+    status = 409
+    en = "Someone else changed this at the same time. Please retry."
+    zh = "数据已被同时修改，请重试。"
+
+
+class Unavailable(AppError):
+    code = "unavailable"
+    status = 503
+    en = "The service is temporarily unavailable. Please try again shortly."
+    zh = "服务暂时不可用，请稍后重试。"
+
+
+class ModelUnavailable(Unavailable):
+    code = "model_unavailable"
+    en = "The model is temporarily unavailable. Please try again shortly."
+    zh = "模型暂时不可用，请稍后重试。"
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
+    en = "Storage is temporarily unavailable. Please try again shortly."
+    zh = "存储服务暂时不可用，请稍后重试。"
+
+
+class InternalError(AppError):
+    """Anything unexpected, rendered without details."""
+
+
+ALL_CODES: dict[str, int] = {
+    cls.code: cls.status
+    for cls in (BadRequest, UnsupportedFormat, PayloadTooLarge, ImageTooLarge, CorruptImage, EmptyImage,
+                Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, ModelUnavailable,
+                StorageUnavailable, InternalError)
+}
