@@ -1,0 +1,141 @@
+"""The ``xiaofei`` command: serve locally, predict one image, invoke a function with an event file,
+and (``xiaofei model …``) operate the model registry."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import AppError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xiaofei", description="Xiaofei (小肺): AI second opinion, locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the local server (the same handlers as the cloud)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    predict = commands.add_parser("predict", help="predict one image and print the answer")
+    predict.add_argument("image", type=Path)
+    predict.add_argument("--model", default=None)
+    predict.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    predict.add_argument("--heatmap", type=Path, help="write the heatmap overlay PNG here")
+
+    invoke = commands.add_parser("invoke", help="call a function's main_handler with an event file")
+    invoke.add_argument("function", help="predict | history | model_update")
+    invoke.add_argument("--event", type=Path, required=True)
+    invoke.add_argument("--context", type=Path)
+
+    model = commands.add_parser("model", help="operate the model registry")
+    _add_model_commands(model)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args) or 0)
+    except AppError as exc:
+        print(f"error [{exc.code}]: {exc.en} / {exc.zh}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import App
+    from .config import Settings
+    from .log import configure
+    from .server import serve
+
+    settings = Settings.from_env()
+    if "XIAOFEI_PUBLIC_URL" not in os.environ:
+        settings = Settings.from_env({**os.environ, "XIAOFEI_PUBLIC_URL": f"http://{args.host}:{args.port}"})
+    configure(settings.log_level)
+    server = serve(args.host, args.port, App(settings))
+    host, port = server.server_address[:2]
+    print(f"Xiaofei is serving on http://{host}:{port}/  (storage: {settings.storage}; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .app import App
+    from .service import ImageSource, predict
+
+    try:
+        data = args.image.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.image}: {exc.strerror}", file=sys.stderr)
+        return 2
+    answer = predict(App(), None, ImageSource(data=data), args.model)
+    if args.heatmap:
+        png = base64.b64decode(answer["heatmap"]["data_url"].partition(",")[2])
+        args.heatmap.write_bytes(png)
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: dict[str, Any]) -> str:
+    model = answer["model"]
+    lines = [f"model: {model['name']} {model['version']}" + ("  [DEMO — synthetic training data]" if model["demo"] else "")]
+    quality = answer["quality"]
+    if not quality["ok"]:
+        message = quality["message"] or {}
+        lines.append(f"REFUSED ({quality['reason']}): {message.get('en', '')} / {message.get('zh', '')}")
+        lines.append("No diagnosis is given for this image.")
+    else:
+        flag = "  (UNCERTAIN — have a doctor read it)" if answer["uncertain"] else ""
+        lines.append(f"answer: {answer['label_en']} / {answer['label_zh']}  {answer['confidence']:.1%}{flag}")
+    for p in answer["probabilities"]:
+        lines.append(f"  {p['label']:<26} {p['p']:6.1%}  {'#' * round(p['p'] * 30)}")
+    for warning in quality["warnings"]:
+        lines.append(f"warning ({warning['code']}): {warning['en']} / {warning['zh']}")
+    lines.append(f"latency: {answer['latency_ms']['total']:.1f} ms")
+    lines.append(f"{answer['disclaimer']['zh']} / {answer['disclaimer']['en']}")
+    return "\n".join(lines)
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from .server import load_handler, local_context
+
+    try:
+        event = json.loads(args.event.read_text())
+        context = json.loads(args.context.read_text()) if args.context else local_context(args.function)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the event or context file: {exc}", file=sys.stderr)
+        return 2
+    result = load_handler(args.function)(event, context)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _add_model_commands(parser: argparse.ArgumentParser) -> None:
+    try:
+        from .registry_cli import add_commands
+    except ImportError:  # the registry CLI arrives with the registry
+        parser.set_defaults(model_command=None)
+        return
+    add_commands(parser)
+
+
+def _model(args: argparse.Namespace) -> int:
+    from .registry_cli import run
+
+    return run(args)
+
+
+_COMMANDS = {"serve": _serve, "predict": _predict, "invoke": _invoke, "model": _model}
+
+if __name__ == "__main__":
+    sys.exit(main())

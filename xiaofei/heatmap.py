@@ -1,0 +1,58 @@
+"""Render a CAM as a PNG overlay on the image the user sent (the version we store and show)."""
+
+from __future__ import annotations
+
+import io
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+OVERLAY_MAX_SIDE = 512
+
+
+class ContentBox(Protocol):
+    top: int
+    left: int
+    height: int
+    width: int
+
+
+def _colormap() -> np.ndarray:
+    """A 256-entry blue → cyan → yellow → red ramp (jet-like), uint8 [256, 3]."""
+    x = np.linspace(0.0, 1.0, 256)
+    r = np.clip(1.5 - np.abs(4 * x - 3), 0, 1)
+    g = np.clip(1.5 - np.abs(4 * x - 2), 0, 1)
+    b = np.clip(1.5 - np.abs(4 * x - 1), 0, 1)
+    return (np.stack([r, g, b], axis=1) * 255).astype(np.uint8)
+
+
+_LUT = _colormap()
+
+
+def cam_on_image(cam: np.ndarray, box: ContentBox, input_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Map a CAM from the model's input canvas back onto the image, as floats in [0, 1] of ``size`` (w, h).
+
+    The CAM covers the whole input canvas (H, W); only ``box`` holds the image (the rest is letterbox
+    padding), so crop that part — in CAM cells — and stretch it over the image.
+    """
+    in_h, in_w = input_size
+    cam_h, cam_w = cam.shape
+    sy, sx = cam_h / in_h, cam_w / in_w
+    crop = (box.left * sx, box.top * sy, (box.left + box.width) * sx, (box.top + box.height) * sy)
+    field = Image.fromarray(np.ascontiguousarray(cam, dtype=np.float32), mode="F")
+    stretched = field.transform(size, Image.Transform.EXTENT, crop, resample=Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(stretched, dtype=np.float32), 0.0, 1.0)
+
+
+def render_overlay(image: Image.Image, cam: np.ndarray, box: ContentBox, input_size: tuple[int, int]) -> bytes:
+    """The image (at most OVERLAY_MAX_SIDE px) with the heatmap blended where the model looked; PNG bytes."""
+    base = image.convert("RGB")
+    base.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE), Image.Resampling.BILINEAR)
+    heat = cam_on_image(cam, box, input_size, base.size)
+    colour = _LUT[(heat * 255).astype(np.uint8)].astype(np.float32)
+    alpha = (0.6 * heat)[..., None]  # cold areas stay clear, hot ones are tinted
+    blended = np.asarray(base, dtype=np.float32) * (1 - alpha) + colour * alpha
+    out = io.BytesIO()
+    Image.fromarray(blended.astype(np.uint8), mode="RGB").save(out, format="PNG", compress_level=1)
+    return out.getvalue()

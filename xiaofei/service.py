@@ -1,0 +1,359 @@
+"""Use-cases: plain functions that take the App, a caller and parsed arguments, and return a dict.
+
+They know nothing about SCF, WeChat or HTTP: the adapters in ``events`` and ``api`` parse requests
+into arguments and render the returned dicts (or raised ``AppError``s) into each platform's shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from . import imaging, quality
+from .app import App, unknown_model
+from .errors import AppError, BadRequest, NotFound, PayloadTooLarge, StorageUnavailable, Unauthorized
+from .heatmap import render_overlay
+from .identity import Caller
+from .ids import is_valid_id, new_id
+from .inference import OnnxModel
+from .log import Stopwatch, append_keys
+
+log = logging.getLogger(__name__)
+
+DISCLAIMER = {"zh": "本产品仅作辅助诊断使用，如有不适请及时就医", "en": "For decision support only; see a doctor."}
+DEMO_NOTICE = {
+    "zh": "演示模型：权重由本项目在合成图像上训练，未经真实临床数据训练或验证，结果不可用于诊断。",
+    "en": "Demo model: its weights were trained by this project on synthetic images, not on real clinical "
+    "data, and were never clinically validated. Do not use the result for diagnosis.",
+}
+UNCERTAIN_REASON = {
+    "zh": "模型对这张图片没有把握：它的最高概率低于在验证集上为达到目标准确率而设定的阈值。请由医生阅片。",
+    "en": "The model is not sure about this image: its top probability is below the threshold fitted on the "
+    "validation set to reach the target accuracy. Please have a doctor read it.",
+}
+NOT_A_DIAGNOSIS = {
+    "zh": "图片未通过质量检查，以下概率仅供参考，不构成诊断。",
+    "en": "The image did not pass the quality check; these probabilities are shown for transparency only "
+    "and are not a diagnosis.",
+}
+UPLOAD_EXTS = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+               "bmp": "image/bmp", "dcm": "application/dicom"}
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+# Uploads must be large enough to keep a readable stored image: JPEG draft decoding stops here.
+STORED_MIN_SIDE = 512
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where the image of a prediction comes from: bytes in the request, or an upload the caller made."""
+
+    data: bytes | None = None
+    key: str | None = None  # uploads/{uid}/{id}.{ext} (presigned PUT)
+    file_id: str | None = None  # cloud://env.bucket/uploads/{uid}/{id}.{ext} (WeChat cloud storage)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def decode_base64_image(text: Any, max_bytes: int) -> bytes:
+    """Strict base64 (data-URL prefix allowed); the size is checked before decoding."""
+    if not isinstance(text, str) or not text:
+        raise BadRequest("Field 'image' must be a base64 string.", "字段 image 必须是 base64 字符串。",
+                         code="empty_image" if text in ("", None) else "bad_request")
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    if len(text) > max_bytes * 4 // 3 + 8:
+        raise PayloadTooLarge()
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("Field 'image' is not valid base64.", "字段 image 不是有效的 base64。") from exc
+
+
+def resolve_model_name(app: App, name: Any) -> str:
+    names = app.settings.model_names
+    if name in (None, ""):
+        return app.settings.default_model
+    if not isinstance(name, str) or name not in names:
+        raise unknown_model(str(name), names)
+    return name
+
+
+def validate_client_request_id(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _CLIENT_REQUEST_ID.match(value):
+        raise BadRequest("request_id must be 8–128 letters, digits or _.:-",
+                         "request_id 须为 8–128 位字母、数字或 _.:-")
+    return value
+
+
+# --- predict ----------------------------------------------------------------------------------------
+
+
+def predict(app: App, caller: Caller | None, source: ImageSource, model_name: Any = None,
+            client_request_id: Any = None, record_id: str | None = None) -> dict[str, Any]:
+    """Read one image and return the answer; for a known caller, store image, heatmap and record."""
+    name = resolve_model_name(app, model_name)
+    request_key = validate_client_request_id(client_request_id)
+    keep = caller is not None and not caller.anonymous
+    if keep and request_key:
+        assert caller is not None
+        existing = app.history.find_by_client_request_id(caller.uid, request_key)
+        if existing is not None:
+            return public_record(app, existing)
+    data = read_source(app, caller, source)
+    if record_id is None and (source.key or source.file_id):
+        assert caller is not None
+        record_id = _UPLOAD_KEY.match(upload_key_from(app, caller, source)).group(2)  # type: ignore[union-attr]
+    model = app.models.get(name, caller.uid if caller else "")
+    append_keys(model=name, model_version=model.version)
+    answer, image, heatmap_png = run_model(app, model, data)
+    answer["id"] = record_id or new_id()
+    if not keep:
+        answer["heatmap"] = {"data_url": "data:image/png;base64," + base64.b64encode(heatmap_png).decode()}
+        answer["image"] = None
+        return answer
+    assert caller is not None
+    record = store_prediction(app, caller, answer, image, heatmap_png, source)
+    if request_key:
+        app.history.remember_client_request_id(caller.uid, request_key, answer["id"])
+    return public_record(app, record)
+
+
+def read_source(app: App, caller: Caller | None, source: ImageSource) -> bytes:
+    if source.data is not None:
+        if len(source.data) > app.settings.max_body_bytes:
+            raise PayloadTooLarge()
+        return source.data
+    if caller is None or caller.anonymous:
+        raise Unauthorized()
+    key = upload_key_from(app, caller, source)
+    info = app.store.head(key)
+    if info is None:
+        raise NotFound("The upload was not found.", "未找到上传的文件。")
+    if info.size > app.settings.max_body_bytes:
+        raise PayloadTooLarge()
+    data: bytes = app.store.get(key)
+    return data
+
+
+_UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})/([0-9a-z]{26})\.(jpg|jpeg|png|webp|bmp|dcm)$")
+
+
+def upload_key_from(app: App, caller: Caller, source: ImageSource) -> str:
+    """The caller's own upload key, from a key or a WeChat fileID; anything else → not_found."""
+    if source.file_id is not None:
+        key = _key_from_file_id(app, source.file_id)
+    else:
+        key = source.key if isinstance(source.key, str) else ""
+    match = _UPLOAD_KEY.match(key)
+    if not match or match.group(1) != caller.uid or not is_valid_id(match.group(2)):
+        raise NotFound("The upload was not found.", "未找到上传的文件。")
+    return key
+
+
+def _key_from_file_id(app: App, file_id: Any) -> str:
+    """cloud://{env}.{bucket}/{key}: env and bucket must be this deployment's own (from configuration)."""
+    prefix = f"cloud://{app.settings.cloud_env}.{app.settings.cloud_bucket}/"
+    if not (isinstance(file_id, str) and app.settings.cloud_env and app.settings.cloud_bucket
+            and file_id.startswith(prefix)):
+        return ""
+    return file_id[len(prefix):]
+
+
+def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
+    """decode → preprocess → infer → classify → input gate → CAM: the answer, the image and the heatmap."""
+    sw = Stopwatch()
+    manifest = model.manifest
+    spec = manifest.input
+    with sw.lap("decode"):
+        decoded = imaging.decode(data, max_bytes=app.settings.max_body_bytes, max_pixels=app.settings.max_pixels,
+                                 min_side=max(spec.height, spec.width, STORED_MIN_SIDE))
+        batch, box = imaging.preprocess(decoded.image, spec)
+    with sw.lap("infer"):
+        raw = model.run(batch)
+        result = model.classify(raw.logits)
+    with sw.lap("quality"):
+        report = quality.assess(decoded.image, raw.pooled, raw.logits, manifest)
+    with sw.lap("heatmap"):
+        cam = model.cam(raw.features, result.top)
+        heatmap_png = render_overlay(decoded.image, cam, box, (spec.height, spec.width))
+    probabilities = [
+        {"label": manifest.labels[i].id, "label_zh": manifest.labels[i].zh, "label_en": manifest.labels[i].en,
+         "p": round(float(result.probabilities[i]), 6)}
+        for i in result.order
+    ]
+    top = manifest.labels[result.top]
+    answer: dict[str, Any] = {
+        "created_at": now_iso(),
+        "status": "done",
+        "model": {"name": manifest.name, "version": manifest.version, "demo": manifest.demo},
+        "label": top.id if report.ok else None,
+        "label_zh": top.zh if report.ok else None,
+        "label_en": top.en if report.ok else None,
+        "confidence": round(result.confidence, 6) if report.ok else None,
+        "uncertain": bool(result.uncertain or not report.ok),
+        "uncertain_reason": UNCERTAIN_REASON if (result.uncertain and report.ok) else None,
+        "quality": {"ok": report.ok, "reason": report.reason, "message": report.message,
+                    "warnings": report.warnings},
+        "probabilities": probabilities,
+        "disclaimer": DISCLAIMER,
+    }
+    if not report.ok:
+        answer["probabilities_note"] = NOT_A_DIAGNOSIS
+    if manifest.demo:
+        answer["demo_notice"] = DEMO_NOTICE
+    answer["latency_ms"] = {"decode": sw.laps["decode"], "infer": sw.laps["infer"],
+                            "heatmap": sw.laps["heatmap"], "total": sw.total()}
+    log.info("prediction", extra={"label": answer["label"], "quality_ok": report.ok,
+                                  "uncertain": answer["uncertain"], "latency_ms": answer["latency_ms"]})
+    return answer, decoded.image, heatmap_png
+
+
+def store_prediction(app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes,
+                     source: ImageSource) -> dict[str, Any]:
+    """Image, then heatmap, then the record last: a failure never leaves a record pointing at nothing."""
+    from .history import keys_for
+
+    keys = keys_for(caller.uid, answer["id"])
+    written: list[str] = []
+    try:
+        app.store.put(keys["image"], imaging.encode_for_storage(image), "image/jpeg")
+        written.append(keys["image"])
+        app.store.put(keys["heatmap"], heatmap_png, "image/png")
+        written.append(keys["heatmap"])
+        record = {**answer, "uid": caller.uid, "image_key": keys["image"], "heatmap_key": keys["heatmap"],
+                  "updated_at": now_iso()}
+        if source.key or source.file_id:
+            record["upload_key"] = upload_key_from(app, caller, source)
+        app.history.put(record)
+    except AppError as exc:
+        _remove_quietly(app, written)
+        if isinstance(exc, StorageUnavailable):
+            raise
+        raise StorageUnavailable() from exc
+    return record
+
+
+def _remove_quietly(app: App, keys: list[str]) -> None:
+    try:
+        app.store.delete_many(keys)
+    except AppError:
+        log.warning("could not remove partial prediction objects", extra={"count": len(keys)})
+
+
+def public_record(app: App, record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as a caller sees it: short-lived URLs instead of internal fields."""
+    ttl = app.settings.url_ttl_s
+    out = {k: v for k, v in record.items() if k not in {"uid", "image_key", "heatmap_key", "upload_key",
+                                                         "client_request_id"}}
+    for field, key_field in (("image", "image_key"), ("heatmap", "heatmap_key")):
+        key = record.get(key_field)
+        out[field] = {"key": key, "url": app.store.presign_get(key, ttl)} if key else None
+    return out
+
+
+# --- sessions, uploads ------------------------------------------------------------------------------
+
+
+def create_session(app: App) -> dict[str, Any]:
+    token, expires_at = app.tokens.issue()
+    return {"token": token, "token_type": "Bearer", "expires_at": int(expires_at)}
+
+
+def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = None) -> dict[str, Any]:
+    """A place for the caller to upload one image: a presigned PUT (HTTP) or a cloud path (mini program)."""
+    if caller is None or caller.anonymous:
+        raise Unauthorized()
+    ext = ext.lower().lstrip(".") if isinstance(ext, str) else ""
+    if ext not in UPLOAD_EXTS:
+        raise BadRequest("Field 'ext' must be one of: " + ", ".join(UPLOAD_EXTS),
+                         "字段 ext 必须是：" + "、".join(UPLOAD_EXTS), code="unsupported_format", status=415)
+    name = resolve_model_name(app, model_name)
+    record_id = new_id()
+    key = f"uploads/{caller.uid}/{record_id}.{ext}"
+    settings = app.settings
+    out: dict[str, Any] = {"id": record_id, "key": key, "model": name, "max_bytes": settings.max_body_bytes}
+    # A pending record first: the client polls it while the COS trigger predicts the upload.
+    app.history.put({"id": record_id, "uid": caller.uid, "status": "pending", "created_at": now_iso(),
+                     "updated_at": now_iso(), "model": {"name": name}, "upload_key": key})
+    if caller.provider == "wx":
+        out["cloud_path"] = key  # wx.cloud.uploadFile({cloudPath}) into the environment's bucket
+        return out
+    put = app.store.presign_put(key, settings.url_ttl_s, UPLOAD_EXTS[ext], settings.max_body_bytes)
+    out.update({"url": put.url, "method": put.method, "headers": put.headers, "expires_at": int(put.expires_at)})
+    return out
+
+
+# --- history ----------------------------------------------------------------------------------------
+
+
+def _known(caller: Caller | None) -> Caller:
+    if caller is None or caller.anonymous:
+        raise Unauthorized()
+    return caller
+
+
+def parse_limit(value: Any, default: int = 20) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest("limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。") from exc
+    if isinstance(value, bool) or not 1 <= limit <= 50:
+        raise BadRequest("limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。")
+    return limit
+
+
+def list_history(app: App, caller: Caller | None, cursor: Any = None, limit: Any = None) -> dict[str, Any]:
+    who = _known(caller)
+    if cursor is not None and not isinstance(cursor, str):
+        raise BadRequest("cursor is invalid.", "cursor 无效。")
+    items, next_cursor = app.history.list(who.uid, cursor=cursor or None, limit=parse_limit(limit))
+    return {"items": [public_record(app, r) for r in items], "next_cursor": next_cursor}
+
+
+def get_record(app: App, caller: Caller | None, record_id: Any) -> dict[str, Any]:
+    who = _known(caller)
+    if not is_valid_id(record_id):
+        raise NotFound()
+    return public_record(app, app.history.get(who.uid, record_id))
+
+
+def delete_record(app: App, caller: Caller | None, record_id: Any) -> dict[str, Any]:
+    who = _known(caller)
+    if not is_valid_id(record_id):
+        raise NotFound()
+    app.history.delete(who.uid, record_id)
+    return {"deleted": record_id}
+
+
+def delete_all(app: App, caller: Caller | None) -> dict[str, Any]:
+    who = _known(caller)
+    return {"deleted": app.history.delete_all(who.uid)}
+
+
+# --- models, health ---------------------------------------------------------------------------------
+
+
+def list_models(app: App) -> dict[str, Any]:
+    cards = []
+    for name in app.settings.model_names:
+        model = app.models.get(name, "")
+        cards.append(model.manifest.public())
+    return {"models": cards, "default": app.settings.default_model}
+
+
+def health(app: App) -> dict[str, Any]:
+    started = time.perf_counter()
+    versions = app.models.versions()
+    return {"ok": True, "models": versions, "ms": round((time.perf_counter() - started) * 1000, 2)}
