@@ -17,7 +17,16 @@ from typing import Any
 
 from . import service
 from .app import App
-from .errors import AppError, BadRequest, EmptyImage, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
+from .errors import (
+    AppError,
+    BadRequest,
+    EmptyImage,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from .identity import Caller, caller_from_authorization
 
 log = logging.getLogger(__name__)
@@ -67,12 +76,15 @@ def cors_headers(app: App) -> dict[str, str]:
 
 
 Handler = Callable[[App, HttpRequest, Caller | None, dict[str, str]], Any]
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = []
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+def route(method: str, pattern: str, *, public: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler; ``public`` routes ignore the Authorization header (a stale token must not
+    stop a browser from getting a new session)."""
+
     def register(fn: Handler) -> Handler:
-        ROUTES.append((method, re.compile("^" + pattern + "$"), fn))
+        ROUTES.append((method, re.compile("^" + pattern + "$"), fn, public))
         return fn
 
     return register
@@ -97,14 +109,16 @@ def handle_http(app: App, req: HttpRequest) -> HttpResponse:
 def _dispatch(app: App, req: HttpRequest) -> HttpResponse:
     path = req.path.rstrip("/") or "/"
     allowed = False
-    for method, pattern, fn in ROUTES:
+    for method, pattern, fn, public in ROUTES:
         match = pattern.match(path)
         if not match:
             continue
         allowed = True
         if method != req.method:
             continue
-        caller = caller_from_authorization(req.header("authorization") or None, app.tokens)
+        caller = (
+            None if public else caller_from_authorization(req.header("authorization") or None, app.tokens)
+        )
         result = fn(app, req, caller, match.groupdict())
         return result if isinstance(result, HttpResponse) else json_response(200, result)
     raise MethodNotAllowed() if allowed else NotFound()
@@ -133,9 +147,14 @@ def read_multipart(req: HttpRequest) -> dict[str, bytes | str]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
-        fields[name] = payload if part.get_filename() is not None or name == "image" else payload.decode(
-            "utf-8", "replace")
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = b""
+        fields[name] = (
+            payload
+            if part.get_filename() is not None or name == "image"
+            else payload.decode("utf-8", "replace")
+        )
     return fields
 
 
@@ -147,8 +166,6 @@ def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
     if len(req.body) > app.settings.max_body_bytes * 4 // 3 + 4096:
         raise PayloadTooLarge()
     if caller is None and not app.settings.anonymous_predict:
-        from .errors import Unauthorized
-
         raise Unauthorized()
     kind = req.content_type
     model = req.query.get("model")
@@ -173,11 +190,13 @@ def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
         elif body.get("image") in (None, ""):
             raise EmptyImage()
         else:
-            source = service.ImageSource(data=service.decode_base64_image(body["image"], app.settings.max_body_bytes))
+            source = service.ImageSource(
+                data=service.decode_base64_image(body["image"], app.settings.max_body_bytes)
+            )
     return service.predict(app, caller, source, model, request_id)
 
 
-@route("POST", "/session")
+@route("POST", "/session", public=True)
 def _session(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     return service.create_session(app)
 
@@ -208,11 +227,11 @@ def _history_delete(app: App, req: HttpRequest, caller: Caller | None, params: d
     return service.delete_record(app, caller, params["id"])
 
 
-@route("GET", "/models")
+@route("GET", "/models", public=True)
 def _models(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     return service.list_models(app)
 
 
-@route("GET", "/healthz")
+@route("GET", "/healthz", public=True)
 def _healthz(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     return service.health(app)

@@ -11,13 +11,17 @@ import hashlib
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from .config import Settings
 from .errors import BadRequest
 from .identity import TokenIssuer, load_or_create_secret
 from .inference import OnnxModel
+
+if TYPE_CHECKING:
+    from .history import HistoryRepo
+    from .storage import ObjectStore
 
 
 class ModelSource(Protocol):
@@ -77,7 +81,7 @@ class App:
         return load_or_create_secret(local)
 
     @cached_property
-    def store(self):  # type: ignore[no-untyped-def]  # ObjectStore; imported lazily (boto3 is slow to import)
+    def store(self) -> ObjectStore:  # imported lazily: boto3 is slow to import
         from .storage import open_store
 
         return open_store(
@@ -87,7 +91,7 @@ class App:
         )
 
     @cached_property
-    def history(self):  # type: ignore[no-untyped-def]
+    def history(self) -> HistoryRepo:
         from .history import HistoryRepo
 
         return HistoryRepo(self.store)
@@ -102,7 +106,9 @@ class App:
             with self._lock:
                 if self._models is None:
                     self._models = BundledModels(
-                        Path(self.settings.bundled_models_dir), self.settings.model_names, self.settings.threads
+                        Path(self.settings.bundled_models_dir),
+                        self.settings.model_names,
+                        self.settings.threads,
                     )
         return self._models
 

@@ -15,7 +15,9 @@ from .errors import AppError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xiaofei", description="Xiaofei (小肺): AI second opinion, locally.")
+    parser = argparse.ArgumentParser(
+        prog="xiaofei", description="Xiaofei (小肺): AI second opinion, locally."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="start the local server (the same handlers as the cloud)")
@@ -55,8 +57,11 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings.from_env({**os.environ, "XIAOFEI_PUBLIC_URL": f"http://{args.host}:{args.port}"})
     configure(settings.log_level)
     server = serve(args.host, args.port, App(settings))
-    host, port = server.server_address[:2]
-    print(f"Xiaofei is serving on http://{host}:{port}/  (storage: {settings.storage}; Ctrl-C stops)", flush=True)
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    print(
+        f"Xiaofei is serving on http://{host}:{port}/  (storage: {settings.storage}; Ctrl-C stops)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -88,7 +93,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 def format_answer(answer: dict[str, Any]) -> str:
     model = answer["model"]
-    lines = [f"model: {model['name']} {model['version']}" + ("  [DEMO — synthetic training data]" if model["demo"] else "")]
+    lines = [
+        f"model: {model['name']} {model['version']}"
+        + ("  [DEMO — synthetic training data]" if model["demo"] else "")
+    ]
     quality = answer["quality"]
     if not quality["ok"]:
         message = quality["message"] or {}

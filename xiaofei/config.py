@@ -7,6 +7,7 @@ test checks that ``serverless.yml`` sets only variables this module knows (``ENV
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-_PARSERS = {"bool": _bool, "int": int, "float": float}
+_PARSERS: dict[str, Callable[[str], object]] = {"bool": _bool, "int": int, "float": float}
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def handle(function: str, event: Any, context: Any, app: App | None = None) -> A
 
 def http_request_from_event(event: dict[str, Any], request_id: str) -> HttpRequest:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    context: dict[str, Any] = event["requestContext"] if isinstance(event.get("requestContext"), dict) else {}
     method = str(event.get("httpMethod") or context.get("httpMethod") or "GET").upper()
     return HttpRequest(
         method=method,
@@ -157,27 +157,24 @@ def wx_caller(app: App, context: Mapping[str, Any]) -> Caller | None:
 CallAction = Callable[[App, Caller | None, dict[str, Any]], Any]
 
 
-def _call_actions() -> dict[tuple[str, str], CallAction]:
-    return {
-        ("predict", "predict"): lambda app, who, ev: service.predict(
-            app, _require(who), _call_source(app, ev), ev.get("model"), ev.get("request_id")),
-        ("predict", "upload"): lambda app, who, ev: service.create_upload(app, _require(who), ev.get("ext"),
-                                                                          ev.get("model")),
-        ("predict", "models"): lambda app, who, ev: service.list_models(app),
-        ("history", "list"): lambda app, who, ev: service.list_history(app, who, ev.get("cursor"), ev.get("limit")),
-        ("history", "get"): lambda app, who, ev: service.get_record(app, who, ev.get("id")),
-        ("history", "delete"): lambda app, who, ev: service.delete_record(app, who, ev.get("id")),
-        ("history", "delete_all"): lambda app, who, ev: service.delete_all(app, who),
-    }
+CALL_ACTIONS: dict[tuple[str, str], CallAction] = {
+    ("predict", "predict"): lambda app, who, ev: service.predict(
+        app, who, _call_source(app, ev), ev.get("model"), ev.get("request_id")
+    ),
+    ("predict", "upload"): lambda app, who, ev: service.create_upload(
+        app, who, ev.get("ext"), ev.get("model")
+    ),
+    ("predict", "models"): lambda app, who, ev: service.list_models(app),
+    ("history", "list"): lambda app, who, ev: service.list_history(
+        app, who, ev.get("cursor"), ev.get("limit")
+    ),
+    ("history", "get"): lambda app, who, ev: service.get_record(app, who, ev.get("id")),
+    ("history", "delete"): lambda app, who, ev: service.delete_record(app, who, ev.get("id")),
+    ("history", "delete_all"): lambda app, who, ev: service.delete_all(app, who),
+}
 
 
 _DEFAULT_ACTION = {"predict": "predict", "history": "list"}
-
-
-def _require(caller: Caller | None) -> Caller:
-    if caller is None:
-        raise Unauthorized()
-    return caller
 
 
 def _call_source(app: App, event: dict[str, Any]) -> service.ImageSource:
@@ -185,13 +182,15 @@ def _call_source(app: App, event: dict[str, Any]) -> service.ImageSource:
         return service.ImageSource(file_id=event["fileID"])
     if event.get("key") is not None:
         return service.ImageSource(key=event["key"])
-    return service.ImageSource(data=service.decode_base64_image(event.get("image"), app.settings.max_body_bytes))
+    return service.ImageSource(
+        data=service.decode_base64_image(event.get("image"), app.settings.max_body_bytes)
+    )
 
 
 def _handle_call(app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str) -> Any:
     try:
         action = event.get("action") or _DEFAULT_ACTION.get(function, "")
-        handler = _call_actions().get((function, action)) if isinstance(action, str) else None
+        handler = CALL_ACTIONS.get((function, action)) if isinstance(action, str) else None
         if handler is None:
             raise BadRequest("Unknown action.", "未知的操作。", code="unknown_action")
         caller = wx_caller(app, ctx)
@@ -208,7 +207,9 @@ def _handle_call(app: App, function: str, event: dict[str, Any], ctx: dict[str, 
 # --- timer, COS, invalid ----------------------------------------------------------------------------
 
 
-def _handle_timer(app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str) -> Any:
+def _handle_timer(
+    app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str
+) -> Any:
     from . import registry  # the model-update job; only the timer function needs it
 
     return registry.run_scheduled(app, event)

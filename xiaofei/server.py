@@ -50,8 +50,9 @@ def function_for(path: str) -> str:
     return "history" if path.rstrip("/").startswith("/history") else "predict"
 
 
-def function_url_event(method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes,
-                       client_ip: str) -> dict[str, Any]:
+def function_url_event(
+    method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes, client_ip: str
+) -> dict[str, Any]:
     """The SCF function-URL event for one request (binary bodies base64-encoded, as the platform does)."""
     event: dict[str, Any] = {
         "httpMethod": method,
@@ -65,8 +66,14 @@ def function_url_event(method: str, path: str, query: dict[str, str], headers: d
 
 
 def local_context(function: str) -> dict[str, Any]:
-    return {"request_id": str(uuid.uuid4()), "function_name": function, "function_version": "$LATEST",
-            "namespace": "local", "memory_limit_in_mb": 1024, "time_limit_in_ms": 30000}
+    return {
+        "request_id": str(uuid.uuid4()),
+        "function_name": function,
+        "function_version": "$LATEST",
+        "namespace": "local",
+        "memory_limit_in_mb": 1024,
+        "time_limit_in_ms": 30000,
+    }
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -107,13 +114,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             if path.startswith("/_store/"):
-                self._store(path[len("/_store/"):], query, body)
+                self._store(path[len("/_store/") :], query, body)
             elif self.command == "GET" and (path == "/" or path.startswith("/web/")):
-                self._static(WEB_DIR, "index.html" if path == "/" else path[len("/web/"):])
+                self._static(WEB_DIR, "index.html" if path == "/" else path[len("/web/") :])
             elif self.command == "GET" and path.rstrip("/") == "/samples":
                 self._json(200, {"samples": list_samples(self._samples_dir())})
             elif self.command == "GET" and path.startswith("/samples/"):
-                self._static(self._samples_dir(), path[len("/samples/"):])
+                self._static(self._samples_dir(), path[len("/samples/") :])
             else:
                 self._invoke(path, query, body)
         except AppError as exc:
@@ -140,11 +147,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         event = function_url_event(self.command, path, query, headers, body, self.client_address[0])
         result = self.server.handlers[function](event, local_context(function))
-        payload = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()
+        payload = (
+            base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()
+        )
         self._send(result["statusCode"], payload, result.get("headers", {}))
 
     def _store(self, key: str, query: dict[str, str], body: bytes) -> None:
+        from .storage import LocalStore
+
         store = self.server.app.store
+        if not isinstance(store, LocalStore):  # S3 presigned URLs point at the bucket, not here
+            raise NotFound()
         if self.command == "OPTIONS":
             self._send(204, b"", _store_cors())
             return
@@ -196,21 +209,41 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 def _store_cors() -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, PUT, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type"}
+    return {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, PUT, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+    }
 
 
 def cos_event(key: str, appid: str = "1250000000", bucket: str = "xiaofei-local") -> dict[str, Any]:
     """The COS trigger's event for one created object (the documented shape; key is /appid/bucket/key)."""
-    return {"Records": [{
-        "cos": {"cosSchemaVersion": "1.0",
-                "cosObject": {"url": f"http://{bucket}-{appid}.cos.local/{key}", "meta": {}, "vid": "",
-                              "key": f"/{appid}/{bucket}/{key}", "size": 0},
-                "cosBucket": {"region": "local", "name": bucket, "appid": appid},
-                "cosNotificationId": "local"},
-        "event": {"eventName": "cos:ObjectCreated:Put", "eventVersion": "1.0", "eventSource": "qcs::cos",
-                  "eventQueue": "local", "reservedInfo": "", "reqid": 0},
-    }]}
+    return {
+        "Records": [
+            {
+                "cos": {
+                    "cosSchemaVersion": "1.0",
+                    "cosObject": {
+                        "url": f"http://{bucket}-{appid}.cos.local/{key}",
+                        "meta": {},
+                        "vid": "",
+                        "key": f"/{appid}/{bucket}/{key}",
+                        "size": 0,
+                    },
+                    "cosBucket": {"region": "local", "name": bucket, "appid": appid},
+                    "cosNotificationId": "local",
+                },
+                "event": {
+                    "eventName": "cos:ObjectCreated:Put",
+                    "eventVersion": "1.0",
+                    "eventSource": "qcs::cos",
+                    "eventQueue": "local",
+                    "reservedInfo": "",
+                    "reqid": 0,
+                },
+            }
+        ]
+    }
 
 
 def list_samples(root: Path) -> list[dict[str, str]]:
@@ -220,8 +253,14 @@ def list_samples(root: Path) -> list[dict[str, str]]:
     for path in sorted(root.iterdir()):
         match = _SAMPLE_NAME.match(path.name)
         if match:
-            samples.append({"file": path.name, "url": f"/samples/{path.name}", "model": match["model"],
-                            "label": match["label"]})
+            samples.append(
+                {
+                    "file": path.name,
+                    "url": f"/samples/{path.name}",
+                    "model": match["model"],
+                    "label": match["label"],
+                }
+            )
     return samples
 
 

@@ -1,4 +1,5 @@
-"""SCF / CloudBase entry point of the `history` function: HTTP (/history…) and mini program calls (list, get, delete, delete_all)."""
+"""SCF / CloudBase entry point of the `history` function: HTTP (/history…) and mini program
+calls (list, get, delete, delete_all)."""
 
 from typing import Any
 

@@ -1,4 +1,5 @@
-"""SCF / CloudBase entry point of the `model_update` function: the timer that checks, canaries, promotes or rejects new model versions."""
+"""SCF / CloudBase entry point of the `model_update` function: the timer that checks, canaries,
+promotes or rejects new model versions."""
 
 from typing import Any
 

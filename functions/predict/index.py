@@ -1,4 +1,5 @@
-"""SCF / CloudBase entry point of the `predict` function: HTTP (/predict, /session, /uploads, /models, /healthz), mini program calls, and COS upload events."""
+"""SCF / CloudBase entry point of the `predict` function: HTTP (/predict, /session, /uploads,
+/models, /healthz), mini program calls, and COS upload events."""
 
 from typing import Any
 
