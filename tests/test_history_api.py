@@ -1,0 +1,160 @@
+"""The history function and the async upload path, through the real handlers: a user sees, opens and
+deletes only their own records; the upload → COS trigger → poll path completes a pending record."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from functions.history.index import main_handler as history_handler
+from functions.predict.index import main_handler as predict_handler
+from tests.conftest import wx_context
+from tests.test_predict import call, first_sample, http_event, stored_files
+from xiaofei.app import App
+from xiaofei.server import cos_event
+
+
+def predict_as(openid: str, sample_prefix: str = "pneumonia-") -> dict[str, Any]:
+    image = base64.b64encode(first_sample(sample_prefix)).decode()
+    result = predict_handler({"image": image}, wx_context(openid))
+    assert "error" not in result, result
+    return result
+
+
+def history(openid: str, **data: Any) -> dict[str, Any]:
+    result: dict[str, Any] = history_handler(data, wx_context(openid))
+    return result
+
+
+def test_list_get_delete_own_records(app: App) -> None:
+    ids = [predict_as("oAlice")["id"] for _ in range(3)]
+    listed = history("oAlice", action="list", limit=2)
+    assert [r["id"] for r in listed["items"]] == ids[::-1][:2]  # newest first
+    rest = history("oAlice", action="list", limit=2, cursor=listed["next_cursor"])
+    assert [r["id"] for r in rest["items"]] == ids[:1] and rest["next_cursor"] is None
+    record = history("oAlice", action="get", id=ids[0])
+    assert record["id"] == ids[0] and record["status"] == "done"
+    assert "sig=" in record["image"]["url"] and "sig=" in record["heatmap"]["url"]  # short-lived, signed
+    assert history("oAlice", action="delete", id=ids[0]) == {"deleted": ids[0]}
+    assert history("oAlice", action="delete", id=ids[0])["error"]["code"] == "not_found"  # deleting twice
+    assert [r["id"] for r in history("oAlice", action="list")["items"]] == ids[:0:-1]
+
+
+def test_other_users_records_are_not_found(app: App) -> None:
+    alice_id = predict_as("oAlice")["id"]
+    # Bob cannot see, open or delete Alice's record: 404, never 403
+    assert history("oBob", action="list")["items"] == []
+    assert history("oBob", action="get", id=alice_id)["error"]["code"] == "not_found"
+    assert history("oBob", action="delete", id=alice_id)["error"]["code"] == "not_found"
+    assert history("oAlice", action="get", id=alice_id)["id"] == alice_id
+    # and Alice's cursor means nothing to Bob
+    for _ in range(2):
+        predict_as("oAlice")
+    cursor = history("oAlice", action="list", limit=1)["next_cursor"]
+    assert history("oBob", action="list", cursor=cursor)["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "%2e%2e%2f", "/abs/path", "a\x00b", "", None, 42,
+                                    "0" * 27, "ZZZZZZZZZZZZZZZZZZZZZZZZZZ", ["x"]])
+def test_ids_are_validated(app: App, bad_id: Any) -> None:
+    assert history("oAlice", action="get", id=bad_id)["error"]["code"] == "not_found"
+    assert history("oAlice", action="delete", id=bad_id)["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("limit", [0, 51, -1, "x", 1.5, True])
+def test_limit_out_of_range(app: App, limit: Any) -> None:
+    assert history("oAlice", action="list", limit=limit)["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "../../", 12, "x" * 5000])
+def test_cursor_tampering(app: App, cursor: Any) -> None:
+    assert history("oAlice", action="list", cursor=cursor)["error"]["code"] == "bad_request"
+
+
+def test_delete_all_erases_everything_of_that_user_only(app: App) -> None:
+    predict_as("oAlice")
+    predict_as("oAlice", "skin-")
+    bob = predict_as("oBob")
+    assert history("oAlice", action="delete_all")["deleted"] >= 2
+    assert history("oAlice", action="list")["items"] == []
+    files = stored_files(app)
+    assert files and all(bob["image"]["key"].split("/")[1] == f.split("/")[1] for f in files)
+
+
+def test_no_identity_no_history(app: App) -> None:
+    assert history_handler({"action": "list", "userInfo": {"openId": "oAlice"}}, {})["error"]["code"] == "unauthorized"
+    status, answer = call(http_event("GET", "/history"))
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+
+
+def test_http_history_routes(app: App) -> None:
+    token = call(http_event("POST", "/session"))[1]["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    status, answer = call(http_event("POST", "/predict", first_sample("pneumonia-"), "image/jpeg", auth))
+    assert status == 200
+    hist = history_handler(http_event("GET", "/history", headers=auth, query={"limit": "10"}), {})
+    items = json.loads(hist["body"])["items"]
+    assert [i["id"] for i in items] == [answer["id"]]
+    got = history_handler(http_event("GET", f"/history/{answer['id']}", headers=auth), {})
+    assert got["statusCode"] == 200
+    other = call(http_event("POST", "/session"))[1]["token"]
+    stranger = history_handler(http_event("GET", f"/history/{answer['id']}",
+                                          headers={"authorization": f"Bearer {other}"}), {})
+    assert stranger["statusCode"] == 404
+    assert history_handler(http_event("DELETE", "/history", headers=auth), {})["statusCode"] == 200
+    assert stored_files(app) == []
+
+
+def test_upload_trigger_poll_path(app: App) -> None:
+    # GIVEN a mini program user who asks where to upload
+    upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oCarol"))
+    assert upload["cloud_path"].startswith("uploads/") and "oCarol" not in upload["cloud_path"]
+    # THEN the record is pending at once
+    assert history("oCarol", action="get", id=upload["id"])["status"] == "pending"
+    # WHEN the file lands in the bucket (what wx.cloud.uploadFile does) and COS fires its trigger
+    app.store.put(upload["key"], first_sample("pneumonia-bacterial"), "image/jpeg")
+    summary = predict_handler(cos_event(upload["key"]), {"request_id": "cos"})
+    assert summary == {"done": 1, "failed": 0, "skipped": 0}
+    # THEN polling sees the answer, and a second trigger for the same object changes nothing
+    record = history("oCarol", action="get", id=upload["id"])
+    assert record["status"] == "done" and record["label"]
+    assert predict_handler(cos_event(upload["key"]), {})["skipped"] == 1
+
+
+def test_upload_of_a_non_image_fails_the_record(app: App) -> None:
+    upload = predict_handler({"action": "upload", "ext": "png"}, wx_context("oCarol"))
+    app.store.put(upload["key"], b"definitely not an image", "image/png")
+    assert predict_handler(cos_event(upload["key"]), {})["failed"] == 1
+    record = history("oCarol", action="get", id=upload["id"])
+    assert record["status"] == "failed" and record["error"]["code"] == "unsupported_format"
+
+
+def test_file_id_of_own_upload_predicts_synchronously(app: App) -> None:
+    upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oDan"))
+    app.store.put(upload["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    settings = app.settings
+    file_id = f"cloud://{settings.cloud_env}.{settings.cloud_bucket}/{upload['key']}"
+    # another user's fileID is not found; a fileID of another environment or bucket neither
+    assert predict_handler({"fileID": file_id}, wx_context("oEve"))["error"]["code"] == "not_found"
+    foreign = f"cloud://other-env.{settings.cloud_bucket}/{upload['key']}"
+    assert predict_handler({"fileID": foreign}, wx_context("oDan"))["error"]["code"] == "not_found"
+    answer = predict_handler({"fileID": file_id}, wx_context("oDan"))
+    assert answer["id"] == upload["id"] and answer["status"] == "done"
+    # the COS trigger that follows finds it done and skips it
+    assert predict_handler(cos_event(upload["key"]), {})["skipped"] == 1
+
+
+def test_upload_requests_are_validated(app: App) -> None:
+    assert predict_handler({"action": "upload", "ext": "exe"}, wx_context("oDan"))["error"]["code"] == \
+        "unsupported_format"
+    status, answer = call(http_event("POST", "/uploads", b'{"ext": "jpg"}'))
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+
+
+def test_erasure_leaves_no_file(app: App) -> None:
+    predict_as("oFrank")
+    history("oFrank", action="delete_all")
+    assert stored_files(app) == []

@@ -1,0 +1,104 @@
+"""The local server over real HTTP: the same handlers as the cloud, the web page, the samples, the
+local store's presigned URLs, and the upload → emulated COS trigger → poll path."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.test_predict import first_sample
+from xiaofei.app import App
+from xiaofei.server import serve
+
+
+@pytest.fixture
+def base_url(app: App) -> Iterator[str]:
+    server = serve("127.0.0.1", 0, app)
+    port = server.server_address[1]
+    # presigned URLs must point at this server
+    object.__setattr__(app.settings, "public_url", f"http://127.0.0.1:{port}")
+    app.__dict__.pop("store", None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+def request(url: str, method: str = "GET", body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def api(url: str, method: str = "GET", payload: Any = None, token: str = "") -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps(payload).encode() if payload is not None else None
+    status, _, data = request(url, method, body, headers)
+    return status, json.loads(data)
+
+
+def test_health_models_page_and_samples(base_url: str) -> None:
+    assert api(base_url + "/healthz")[0] == 200
+    status, models = api(base_url + "/models")
+    assert status == 200 and {m["name"] for m in models["models"]} == {"pneumonia", "skin"}
+    status, headers, page = request(base_url + "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<html" in page.lower()
+    status, samples = api(base_url + "/samples")
+    assert status == 200 and {s["model"] for s in samples["samples"]} == {"pneumonia", "skin"}
+    status, headers, image = request(base_url + samples["samples"][0]["url"])
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and image[:2] == b"\xff\xd8"
+    assert request(base_url + "/samples/../../pyproject.toml")[0] == 404
+    assert request(base_url + "/web/../xiaofei/config.py")[0] == 404
+
+
+def test_predict_over_http_multipart_free_raw_body(base_url: str) -> None:
+    status, _, body = request(base_url + "/predict?model=pneumonia", "POST", first_sample("pneumonia-viral"),
+                              {"Content-Type": "image/jpeg"})
+    answer = json.loads(body)
+    assert status == 200 and answer["model"]["name"] == "pneumonia"
+
+
+def test_oversized_body_refused_before_reading(base_url: str) -> None:
+    status, _, body = request(base_url + "/predict", "POST", b"\x00" * 14_000_000, {"Content-Type": "image/jpeg"})
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+def test_upload_trigger_poll_over_http(base_url: str) -> None:
+    token = api(base_url + "/session", "POST", {})[1]["token"]
+    # GIVEN a presigned upload
+    status, upload = api(base_url + "/uploads", "POST", {"ext": "jpg", "model": "pneumonia"}, token)
+    assert status == 200 and upload["method"] == "PUT"
+    # WHEN the browser PUTs the file to the presigned URL
+    status, _, _ = request(upload["url"], "PUT", first_sample("pneumonia-bacterial"), upload["headers"])
+    assert status == 200
+    # THEN polling the record sees pending, then done (the local server emulates the COS trigger)
+    deadline = time.time() + 30
+    record: dict[str, Any] = {}
+    while time.time() < deadline:
+        status, record = api(base_url + f"/history/{upload['id']}", token=token)
+        assert status == 200
+        if record["status"] != "pending":
+            break
+        time.sleep(0.1)
+    assert record["status"] == "done" and record["label"]
+    # AND the record's short-lived image URL serves the stored JPEG; a tampered one does not
+    status, headers, image = request(record["image"]["url"])
+    assert status == 200 and image[:2] == b"\xff\xd8"
+    assert request(record["image"]["url"].replace("sig=", "sig=0"))[0] in (401, 403)
+    # AND the presigned URL cannot be reused to overwrite someone else's key
+    other = upload["url"].replace(upload["key"], upload["key"].replace(upload["id"], "0" * 26))
+    assert request(other, "PUT", b"x")[0] in (401, 403)
