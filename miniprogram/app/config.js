@@ -1,0 +1,43 @@
+// The ONE place for environment settings, backend names and limits. Pages and services import it;
+// nothing else repeats these literals (tests/project.test.js checks that function names appear only here).
+
+module.exports = {
+  // CloudBase environment id. Empty → the environment selected in WeChat DevTools
+  // (wx.cloud.DYNAMIC_CURRENT_ENV). Set it before a release build.
+  envId: '',
+
+  // Cloud function names, as deployed by infra/ (docs/API.md "Cloud calls").
+  functions: {
+    predict: 'predict',
+    history: 'history',
+  },
+
+  // Served models (the backend validates the name; unknown → bad_request).
+  models: [
+    {name: 'pneumonia', zh: '胸片', en: 'Chest X-ray'},
+    {name: 'skin', zh: '皮肤', en: 'Skin photo'},
+  ],
+  defaultModel: 'pneumonia',
+
+  // Bundled sample images (copied from model/samples/); `model` picks the model to run on them.
+  samples: [],
+
+  limits: {
+    callTimeoutMs: 15000, // history list/get/delete and the upload-path request
+    predictTimeoutMs: 30000, // a cold start loads the ONNX model
+    uploadTimeoutMs: 60000,
+    maxImageBytes: 10000000, // XIAOFEI_MAX_BODY_BYTES on the backend
+    historyPageSize: 20, // the backend accepts 1..50
+    pollTries: 20, // async path: at most this many `history get` calls…
+    pollIntervalMs: 1500, // …this far apart
+  },
+
+  // Retention defaults of the backend (XIAOFEI_UPLOAD_RETENTION_DAYS / XIAOFEI_RETENTION_DAYS), shown on About.
+  retention: {
+    uploadDays: 1,
+    resultDays: 30,
+  },
+
+  // Image types the backend reads; the extension only names the upload key (the backend sniffs the bytes).
+  imageExts: ['jpg', 'png', 'webp', 'bmp', 'dcm'],
+}
