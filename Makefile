@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit e2e miniprogram-test demo-models package bench clean
+.PHONY: run test lint typecheck unit miniprogram-test demo-models package bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,10 +29,22 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+MP_STAMP := miniprogram/node_modules/.installed
+
+$(MP_STAMP): miniprogram/package-lock.json
+	cd miniprogram && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MP_STAMP)
+
+miniprogram-test: $(MP_STAMP)
+	cd miniprogram && npm test --silent
+
+test: lint typecheck unit miniprogram-test
 
 demo-models: $(STAMP)
 	$(BIN)/python -m model.pipeline demo --out model
 
 clean:
-	rm -rf $(VENV) .xiaofei dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .xiaofei dist .pytest_cache .mypy_cache .ruff_cache miniprogram/node_modules
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.predict_latency
