@@ -12,22 +12,41 @@ from xiaofei.errors import BadRequest
 from xiaofei.events import cos_keys, http_request_from_event, integrated_response, kind_of
 
 APIGW = {
-    "requestContext": {"serviceId": "service-f94sy04v", "path": "/predict", "httpMethod": "POST",
-                       "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "identity": {"secretId": "AKID-x"},
-                       "sourceIp": "10.0.2.14", "stage": "release"},
+    "requestContext": {
+        "serviceId": "service-f94sy04v",
+        "path": "/predict",
+        "httpMethod": "POST",
+        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "identity": {"secretId": "AKID-x"},
+        "sourceIp": "10.0.2.14",
+        "stage": "release",
+    },
     "headers": {"Content-Type": "application/json", "Host": "service-f94sy04v.gz.apigw.tencentcs.com"},
     "body": '{"image": "aGVsbG8="}',
-    "pathParameters": {}, "queryStringParameters": {"model": "skin"},
-    "headerParameters": {}, "stageVariables": {"stage": "release"},
-    "path": "/release/predict", "queryString": {"model": "skin", "tag": ["a", "b"], "flag": True},
+    "pathParameters": {},
+    "queryStringParameters": {"model": "skin"},
+    "headerParameters": {},
+    "stageVariables": {"stage": "release"},
+    "path": "/release/predict",
+    "queryString": {"model": "skin", "tag": ["a", "b"], "flag": True},
     "httpMethod": "POST",
 }
-FUNCTION_URL = {"body": "", "headers": {"x-scf-remote-addr": "1.2.3.4", "accept": "*/*"}, "httpMethod": "GET",
-                "path": "/history", "queryString": {"limit": "5"}}
-CLOUDBASE = {"path": "/models", "httpMethod": "GET", "headers": {"Accept": "application/json"},
-             "queryStringParameters": {}, "requestContext": {"requestId": "cb-req-1", "envId": "env-1",
-                                                              "appId": 1250000000, "uin": 100},
-             "body": "", "isBase64Encoded": False}
+FUNCTION_URL = {
+    "body": "",
+    "headers": {"x-scf-remote-addr": "1.2.3.4", "accept": "*/*"},
+    "httpMethod": "GET",
+    "path": "/history",
+    "queryString": {"limit": "5"},
+}
+CLOUDBASE = {
+    "path": "/models",
+    "httpMethod": "GET",
+    "headers": {"Accept": "application/json"},
+    "queryStringParameters": {},
+    "requestContext": {"requestId": "cb-req-1", "envId": "env-1", "appId": 1250000000, "uin": 100},
+    "body": "",
+    "isBase64Encoded": False,
+}
 
 
 def test_kinds() -> None:
@@ -52,16 +71,27 @@ def test_api_gateway_event() -> None:
 
 def test_function_url_and_cloudbase_events() -> None:
     req = http_request_from_event(FUNCTION_URL, "ctx-req")
-    assert (req.method, req.path, req.query, req.body, req.request_id) == ("GET", "/history", {"limit": "5"},
-                                                                          b"", "ctx-req")
+    assert (req.method, req.path, req.query, req.body, req.request_id) == (
+        "GET",
+        "/history",
+        {"limit": "5"},
+        b"",
+        "ctx-req",
+    )
     req = http_request_from_event(CLOUDBASE, "ctx-req")
     assert (req.path, req.request_id) == ("/models", "cb-req-1")
 
 
 def test_base64_bodies_declared_and_undeclared() -> None:
     raw = bytes(range(256)) * 4
-    declared = {**FUNCTION_URL, "httpMethod": "POST", "path": "/predict", "isBase64Encoded": True,
-                "headers": {"content-type": "image/png"}, "body": base64.b64encode(raw).decode()}
+    declared = {
+        **FUNCTION_URL,
+        "httpMethod": "POST",
+        "path": "/predict",
+        "isBase64Encoded": True,
+        "headers": {"content-type": "image/png"},
+        "body": base64.b64encode(raw).decode(),
+    }
     assert http_request_from_event(declared, "r").body == raw
     # API Gateway's base64 option: binary types arrive encoded with no flag at all
     undeclared = {k: v for k, v in declared.items() if k != "isBase64Encoded"}
@@ -78,19 +108,25 @@ def test_bad_base64_body_is_a_bad_request() -> None:
 
 
 def test_integrated_response_shapes() -> None:
-    text = integrated_response(HttpResponse(200, json.dumps({"a": "中"}, ensure_ascii=False).encode(),
-                                            headers={"X": "1"}))
-    assert text == {"isBase64Encoded": False, "statusCode": 200,
-                    "headers": {"Content-Type": "application/json; charset=utf-8", "X": "1"},
-                    "body": '{"a": "中"}'}
+    text = integrated_response(
+        HttpResponse(200, json.dumps({"a": "中"}, ensure_ascii=False).encode(), headers={"X": "1"})
+    )
+    assert text == {
+        "isBase64Encoded": False,
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json; charset=utf-8", "X": "1"},
+        "body": '{"a": "中"}',
+    }
     png = integrated_response(HttpResponse(200, b"\x89PNG\r\n", content_type="image/png"))
     assert png["isBase64Encoded"] is True and base64.b64decode(png["body"]) == b"\x89PNG\r\n"
 
 
 def test_cos_keys_strip_appid_and_bucket() -> None:
-    event = {"Records": [
-        {"cos": {"cosObject": {"key": "/1253970026/testpic/uploads/abc/x%20y.jpg"}}},
-        {"cos": {"cosObject": {"key": "/1253970026/testpic"}}},  # no object key: ignored
-        {"cos": {}},
-    ]}
+    event = {
+        "Records": [
+            {"cos": {"cosObject": {"key": "/1253970026/testpic/uploads/abc/x%20y.jpg"}}},
+            {"cos": {"cosObject": {"key": "/1253970026/testpic"}}},  # no object key: ignored
+            {"cos": {}},
+        ]
+    }
     assert cos_keys(event) == ["uploads/abc/x y.jpg"]

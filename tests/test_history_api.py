@@ -57,8 +57,21 @@ def test_other_users_records_are_not_found(app: App) -> None:
     assert history("oBob", action="list", cursor=cursor)["error"]["code"] == "bad_request"
 
 
-@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "%2e%2e%2f", "/abs/path", "a\x00b", "", None, 42,
-                                    "0" * 27, "ZZZZZZZZZZZZZZZZZZZZZZZZZZ", ["x"]])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "../../etc/passwd",
+        "%2e%2e%2f",
+        "/abs/path",
+        "a\x00b",
+        "",
+        None,
+        42,
+        "0" * 27,
+        "ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        ["x"],
+    ],
+)
 def test_ids_are_validated(app: App, bad_id: Any) -> None:
     assert history("oAlice", action="get", id=bad_id)["error"]["code"] == "not_found"
     assert history("oAlice", action="delete", id=bad_id)["error"]["code"] == "not_found"
@@ -85,7 +98,10 @@ def test_delete_all_erases_everything_of_that_user_only(app: App) -> None:
 
 
 def test_no_identity_no_history(app: App) -> None:
-    assert history_handler({"action": "list", "userInfo": {"openId": "oAlice"}}, {})["error"]["code"] == "unauthorized"
+    assert (
+        history_handler({"action": "list", "userInfo": {"openId": "oAlice"}}, {})["error"]["code"]
+        == "unauthorized"
+    )
     status, answer = call(http_event("GET", "/history"))
     assert (status, answer["error"]["code"]) == (401, "unauthorized")
 
@@ -101,8 +117,9 @@ def test_http_history_routes(app: App) -> None:
     got = history_handler(http_event("GET", f"/history/{answer['id']}", headers=auth), {})
     assert got["statusCode"] == 200
     other = call(http_event("POST", "/session"))[1]["token"]
-    stranger = history_handler(http_event("GET", f"/history/{answer['id']}",
-                                          headers={"authorization": f"Bearer {other}"}), {})
+    stranger = history_handler(
+        http_event("GET", f"/history/{answer['id']}", headers={"authorization": f"Bearer {other}"}), {}
+    )
     assert stranger["statusCode"] == 404
     assert history_handler(http_event("DELETE", "/history", headers=auth), {})["statusCode"] == 200
     assert stored_files(app) == []
@@ -148,8 +165,10 @@ def test_file_id_of_own_upload_predicts_synchronously(app: App) -> None:
 
 
 def test_upload_requests_are_validated(app: App) -> None:
-    assert predict_handler({"action": "upload", "ext": "exe"}, wx_context("oDan"))["error"]["code"] == \
-        "unsupported_format"
+    assert (
+        predict_handler({"action": "upload", "ext": "exe"}, wx_context("oDan"))["error"]["code"]
+        == "unsupported_format"
+    )
     status, answer = call(http_event("POST", "/uploads", b'{"ext": "jpg"}'))
     assert (status, answer["error"]["code"]) == (401, "unauthorized")
 

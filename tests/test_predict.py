@@ -29,12 +29,23 @@ def first_sample(prefix: str) -> bytes:
     return sorted(SAMPLES.glob(prefix + "*"))[0].read_bytes()
 
 
-def http_event(method: str, path: str, body: bytes = b"", content_type: str = "application/json",
-               headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The SCF function-URL event (binary bodies base64-encoded, as the platform sends them)."""
-    return {"httpMethod": method, "path": path, "queryString": query or {},
-            "headers": {"content-type": content_type, "x-scf-remote-addr": "1.2.3.4", **(headers or {})},
-            "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
+    return {
+        "httpMethod": method,
+        "path": path,
+        "queryString": query or {},
+        "headers": {"content-type": content_type, "x-scf-remote-addr": "1.2.3.4", **(headers or {})},
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
 
 
 def call(event: dict[str, Any], context: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
@@ -81,10 +92,18 @@ def test_http_json_base64_anonymous(app: App) -> None:
 def test_http_multipart_and_raw_bodies(app: App) -> None:
     image = first_sample("skin-")
     boundary = "----xiaofei-boundary"
-    multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nskin\r\n"
-                 f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
-                 f"Content-Type: image/jpeg\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
-    status, answer = call(http_event("POST", "/predict", multipart, f"multipart/form-data; boundary={boundary}"))
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nskin\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, answer = call(
+        http_event("POST", "/predict", multipart, f"multipart/form-data; boundary={boundary}")
+    )
     assert status == 200, answer
     assert_answer(answer, "skin", 8)
     status, answer = call(http_event("POST", "/predict", image, "image/jpeg", query={"model": "skin"}))
@@ -102,11 +121,22 @@ def test_http_answer_carries_cors_and_request_id(app: App) -> None:
 
 def test_api_gateway_event_with_stage_prefix(app: App) -> None:
     image = first_sample("pneumonia-normal")
-    event = {"requestContext": {"serviceId": "service-x", "path": "/predict", "httpMethod": "POST",
-                                "requestId": "apigw-req", "identity": {"secretId": "AKIDsecret"},
-                                "sourceIp": "10.0.0.1", "stage": "release"},
-             "headers": {"Content-Type": "image/jpeg"}, "body": base64.b64encode(image).decode(),
-             "path": "/release/predict", "queryString": {}, "httpMethod": "POST"}
+    event = {
+        "requestContext": {
+            "serviceId": "service-x",
+            "path": "/predict",
+            "httpMethod": "POST",
+            "requestId": "apigw-req",
+            "identity": {"secretId": "AKIDsecret"},
+            "sourceIp": "10.0.0.1",
+            "stage": "release",
+        },
+        "headers": {"Content-Type": "image/jpeg"},
+        "body": base64.b64encode(image).decode(),
+        "path": "/release/predict",
+        "queryString": {},
+        "httpMethod": "POST",
+    }
     status, answer = call(event)
     assert status == 200 and answer["model"]["name"] == "pneumonia"
 
@@ -189,8 +219,13 @@ BAD_HTTP = [
     ("no image", b"{}", "application/json", 400, "empty_image"),
     ("image not base64", b'{"image": "%%%"}', "application/json", 400, "bad_request"),
     ("image not a string", b'{"image": 12}', "application/json", 400, "bad_request"),
-    ("unknown model", json.dumps({"image": base64.b64encode(_png()).decode(), "model": "../../etc"}).encode(),
-     "application/json", 400, "unknown_model"),
+    (
+        "unknown model",
+        json.dumps({"image": base64.b64encode(_png()).decode(), "model": "../../etc"}).encode(),
+        "application/json",
+        400,
+        "unknown_model",
+    ),
     ("text file", b"hello, this is not an image", "image/jpeg", 415, "unsupported_format"),
     ("gif", b"GIF89a" + b"\x00" * 64, "image/gif", 415, "unsupported_format"),
     ("pdf", b"%PDF-1.7\n" + b"\x00" * 64, "application/octet-stream", 415, "unsupported_format"),
@@ -200,11 +235,14 @@ BAD_HTTP = [
 ]
 
 
-@pytest.mark.parametrize(("why", "body", "content_type", "status", "code"), BAD_HTTP, ids=[b[0] for b in BAD_HTTP])
+@pytest.mark.parametrize(
+    ("why", "body", "content_type", "status", "code"), BAD_HTTP, ids=[b[0] for b in BAD_HTTP]
+)
 def test_bad_http_input(app: App, why: str, body: bytes, content_type: str, status: int, code: str) -> None:
     token = call(http_event("POST", "/session"))[1]["token"]
-    got_status, answer = call(http_event("POST", "/predict", body, content_type,
-                                         {"authorization": f"Bearer {token}"}))
+    got_status, answer = call(
+        http_event("POST", "/predict", body, content_type, {"authorization": f"Bearer {token}"})
+    )
     assert (got_status, answer["error"]["code"]) == (status, code)
     message = answer["error"]["message"]
     assert message["en"] and message["zh"] and answer["error"]["status"] == status
@@ -219,8 +257,14 @@ def test_image_too_large_by_header(app: App) -> None:
     import zlib
 
     ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
-    png = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
-           + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + b"\x00" * 32)
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + b"IHDR"
+        + ihdr
+        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+        + b"\x00" * 32
+    )
     status, answer = call(http_event("POST", "/predict", png, "image/png"))
     assert (status, answer["error"]["code"]) == (413, "image_too_large")
 
@@ -230,7 +274,10 @@ def test_bad_cloud_calls(app: App) -> None:
     assert predict_handler({"image": "%%%"}, ctx)["error"]["code"] == "bad_request"
     assert predict_handler({}, ctx)["error"]["code"] == "empty_image"
     assert predict_handler({"action": "drop_tables"}, ctx)["error"]["code"] == "unknown_action"
-    assert predict_handler({"fileID": "cloud://other-env.bucket/uploads/x.jpg"}, ctx)["error"]["code"] == "not_found"
+    assert (
+        predict_handler({"fileID": "cloud://other-env.bucket/uploads/x.jpg"}, ctx)["error"]["code"]
+        == "not_found"
+    )
     assert predict_handler("not an object", ctx)["error"]["code"] == "bad_request"  # type: ignore[arg-type]
     assert stored_files(app) == []
 

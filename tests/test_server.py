@@ -32,8 +32,9 @@ def base_url(app: App) -> Iterator[str]:
     server.server_close()
 
 
-def request(url: str, method: str = "GET", body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def request(
+    url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -66,14 +67,20 @@ def test_health_models_page_and_samples(base_url: str) -> None:
 
 
 def test_predict_over_http_multipart_free_raw_body(base_url: str) -> None:
-    status, _, body = request(base_url + "/predict?model=pneumonia", "POST", first_sample("pneumonia-viral"),
-                              {"Content-Type": "image/jpeg"})
+    status, _, body = request(
+        base_url + "/predict?model=pneumonia",
+        "POST",
+        first_sample("pneumonia-viral"),
+        {"Content-Type": "image/jpeg"},
+    )
     answer = json.loads(body)
     assert status == 200 and answer["model"]["name"] == "pneumonia"
 
 
 def test_oversized_body_refused_before_reading(base_url: str) -> None:
-    status, _, body = request(base_url + "/predict", "POST", b"\x00" * 14_000_000, {"Content-Type": "image/jpeg"})
+    status, _, body = request(
+        base_url + "/predict", "POST", b"\x00" * 14_000_000, {"Content-Type": "image/jpeg"}
+    )
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
 
 
