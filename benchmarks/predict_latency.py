@@ -176,7 +176,8 @@ def main() -> None:
         a, b = float(a), float(b)  # type: ignore[arg-type]
         print(f"| {label:<28} | {a:>12.2f} | {b:>13.2f} | {b / a:>11.2f}× |")
     print(
-        f"\n12 MP JPEG decode: draft mode {draft:.1f} ms, full decode {full:.1f} ms ({full / draft:.1f}× cheaper)"
+        f"\n12 MP JPEG decode: draft mode {draft:.1f} ms, full decode {full:.1f} ms "
+        f"({full / draft:.1f}× cheaper)"
     )
 
 

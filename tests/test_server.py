@@ -103,7 +103,7 @@ def test_upload_trigger_poll_over_http(base_url: str) -> None:
         time.sleep(0.1)
     assert record["status"] == "done" and record["label"]
     # AND the record's short-lived image URL serves the stored JPEG; a tampered one does not
-    status, headers, image = request(record["image"]["url"])
+    status, _, image = request(record["image"]["url"])
     assert status == 200 and image[:2] == b"\xff\xd8"
     assert request(record["image"]["url"].replace("sig=", "sig=0"))[0] in (401, 403)
     # AND the presigned URL cannot be reused to overwrite someone else's key
