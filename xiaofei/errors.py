@@ -30,8 +30,15 @@ class AppError(Exception):
     en = "Something went wrong on our side. Please try again later."
     zh = "服务内部错误，请稍后重试。"
 
-    def __init__(self, en: str | None = None, zh: str | None = None, *, code: str | None = None,
-                 status: int | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        en: str | None = None,
+        zh: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         self.en = en or self.en
         self.zh = zh or self.zh
         self.code = code or self.code
@@ -162,7 +169,20 @@ class InternalError(AppError):
 
 ALL_CODES: dict[str, int] = {
     cls.code: cls.status
-    for cls in (BadRequest, UnsupportedFormat, PayloadTooLarge, ImageTooLarge, CorruptImage, EmptyImage,
-                Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, ModelUnavailable,
-                StorageUnavailable, InternalError)
+    for cls in (
+        BadRequest,
+        UnsupportedFormat,
+        PayloadTooLarge,
+        ImageTooLarge,
+        CorruptImage,
+        EmptyImage,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        ModelUnavailable,
+        StorageUnavailable,
+        InternalError,
+    )
 }

@@ -30,7 +30,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(_keys.get())
-        line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        line.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+        )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

@@ -128,15 +128,22 @@ def _need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise ManifestError(f"manifest field '{path}' is missing", f"模型清单缺少字段 '{path}'",
-                                details={"field": path})
+            raise ManifestError(
+                f"manifest field '{path}' is missing", f"模型清单缺少字段 '{path}'", details={"field": path}
+            )
         node = node[part]
     if isinstance(node, bool) and kind in (int, float, (int, float)):
-        raise ManifestError(f"manifest field '{path}' has the wrong type", f"模型清单字段 '{path}' 类型错误",
-                            details={"field": path})
+        raise ManifestError(
+            f"manifest field '{path}' has the wrong type",
+            f"模型清单字段 '{path}' 类型错误",
+            details={"field": path},
+        )
     if not isinstance(node, kind):
-        raise ManifestError(f"manifest field '{path}' has the wrong type", f"模型清单字段 '{path}' 类型错误",
-                            details={"field": path})
+        raise ManifestError(
+            f"manifest field '{path}' has the wrong type",
+            f"模型清单字段 '{path}' 类型错误",
+            details={"field": path},
+        )
     return node
 
 
@@ -144,16 +151,24 @@ def _floats(values: Any, path: str, length: int | None = None) -> tuple[float, .
     if not isinstance(values, list) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
     ):
-        raise ManifestError(f"manifest field '{path}' must be a list of numbers",
-                            f"模型清单字段 '{path}' 必须是数字列表", details={"field": path})
+        raise ManifestError(
+            f"manifest field '{path}' must be a list of numbers",
+            f"模型清单字段 '{path}' 必须是数字列表",
+            details={"field": path},
+        )
     if length is not None and len(values) != length:
-        raise ManifestError(f"manifest field '{path}' must have {length} values",
-                            f"模型清单字段 '{path}' 应有 {length} 个值", details={"field": path})
+        raise ManifestError(
+            f"manifest field '{path}' must have {length} values",
+            f"模型清单字段 '{path}' 应有 {length} 个值",
+            details={"field": path},
+        )
     return tuple(float(v) for v in values)
 
 
 def _bad(path: str, en: str, zh: str) -> ManifestError:
-    return ManifestError(f"manifest field '{path}': {en}", f"模型清单字段 '{path}'：{zh}", details={"field": path})
+    return ManifestError(
+        f"manifest field '{path}': {en}", f"模型清单字段 '{path}'：{zh}", details={"field": path}
+    )
 
 
 def _parse(data: dict[str, Any]) -> Manifest:
@@ -164,16 +179,29 @@ def _parse(data: dict[str, Any]) -> Manifest:
         raise _bad("labels", "needs at least two labels", "至少需要两个类别")
     labels = []
     for i, item in enumerate(labels_raw):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k) for k in ("id", "en", "zh")):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) and item.get(k) for k in ("id", "en", "zh")
+        ):
             raise _bad(f"labels[{i}]", "needs id, en and zh", "需要 id、en 和 zh")
-        labels.append(Label(item["id"], item["en"], item["zh"], str(item.get("description_en", "")),
-                            str(item.get("description_zh", ""))))
+        labels.append(
+            Label(
+                item["id"],
+                item["en"],
+                item["zh"],
+                str(item.get("description_en", "")),
+                str(item.get("description_zh", "")),
+            )
+        )
     if len({label.id for label in labels}) != len(labels):
         raise _bad("labels", "ids must be unique", "类别 id 必须唯一")
 
     size = _need(data, "input.size", list)
-    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 1024 for v in size):
-        raise _bad("input.size", "must be [height, width] between 16 and 1024", "必须是 16 到 1024 之间的 [高, 宽]")
+    if len(size) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 1024 for v in size
+    ):
+        raise _bad(
+            "input.size", "must be [height, width] between 16 and 1024", "必须是 16 到 1024 之间的 [高, 宽]"
+        )
     channels = _need(data, "input.channels", int)
     if channels not in (1, 3):
         raise _bad("input.channels", "must be 1 or 3", "必须是 1 或 3")

@@ -26,7 +26,10 @@ from .log import Stopwatch, append_keys
 
 log = logging.getLogger(__name__)
 
-DISCLAIMER = {"zh": "本产品仅作辅助诊断使用，如有不适请及时就医", "en": "For decision support only; see a doctor."}
+DISCLAIMER = {
+    "zh": "本产品仅作辅助诊断使用，如有不适请及时就医",
+    "en": "For decision support only; see a doctor.",
+}
 DEMO_NOTICE = {
     "zh": "演示模型：权重由本项目在合成图像上训练，未经真实临床数据训练或验证，结果不可用于诊断。",
     "en": "Demo model: its weights were trained by this project on synthetic images, not on real clinical "
@@ -42,8 +45,14 @@ NOT_A_DIAGNOSIS = {
     "en": "The image did not pass the quality check; these probabilities are shown for transparency only "
     "and are not a diagnosis.",
 }
-UPLOAD_EXTS = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
-               "bmp": "image/bmp", "dcm": "application/dicom"}
+UPLOAD_EXTS = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "dcm": "application/dicom",
+}
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 # Uploads must be large enough to keep a readable stored image: JPEG draft decoding stops here.
 STORED_MIN_SIDE = 512
@@ -65,8 +74,11 @@ def now_iso() -> str:
 def decode_base64_image(text: Any, max_bytes: int) -> bytes:
     """Strict base64 (data-URL prefix allowed); the size is checked before decoding."""
     if not isinstance(text, str) or not text:
-        raise BadRequest("Field 'image' must be a base64 string.", "字段 image 必须是 base64 字符串。",
-                         code="empty_image" if text in ("", None) else "bad_request")
+        raise BadRequest(
+            "Field 'image' must be a base64 string.",
+            "字段 image 必须是 base64 字符串。",
+            code="empty_image" if text in ("", None) else "bad_request",
+        )
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) > max_bytes * 4 // 3 + 8:
@@ -90,16 +102,23 @@ def validate_client_request_id(value: Any) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or not _CLIENT_REQUEST_ID.match(value):
-        raise BadRequest("request_id must be 8–128 letters, digits or _.:-",
-                         "request_id 须为 8–128 位字母、数字或 _.:-")
+        raise BadRequest(
+            "request_id must be 8–128 letters, digits or _.:-", "request_id 须为 8–128 位字母、数字或 _.:-"
+        )
     return value
 
 
 # --- predict ----------------------------------------------------------------------------------------
 
 
-def predict(app: App, caller: Caller | None, source: ImageSource, model_name: Any = None,
-            client_request_id: Any = None, record_id: str | None = None) -> dict[str, Any]:
+def predict(
+    app: App,
+    caller: Caller | None,
+    source: ImageSource,
+    model_name: Any = None,
+    client_request_id: Any = None,
+    record_id: str | None = None,
+) -> dict[str, Any]:
     """Read one image and return the answer; for a known caller, store image, heatmap and record."""
     name = resolve_model_name(app, model_name)
     request_key = validate_client_request_id(client_request_id)
@@ -163,10 +182,14 @@ def upload_key_from(app: App, caller: Caller, source: ImageSource) -> str:
 def _key_from_file_id(app: App, file_id: Any) -> str:
     """cloud://{env}.{bucket}/{key}: env and bucket must be this deployment's own (from configuration)."""
     prefix = f"cloud://{app.settings.cloud_env}.{app.settings.cloud_bucket}/"
-    if not (isinstance(file_id, str) and app.settings.cloud_env and app.settings.cloud_bucket
-            and file_id.startswith(prefix)):
+    if not (
+        isinstance(file_id, str)
+        and app.settings.cloud_env
+        and app.settings.cloud_bucket
+        and file_id.startswith(prefix)
+    ):
         return ""
-    return file_id[len(prefix):]
+    return file_id[len(prefix) :]
 
 
 def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
@@ -175,8 +198,12 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
     manifest = model.manifest
     spec = manifest.input
     with sw.lap("decode"):
-        decoded = imaging.decode(data, max_bytes=app.settings.max_body_bytes, max_pixels=app.settings.max_pixels,
-                                 min_side=max(spec.height, spec.width, STORED_MIN_SIDE))
+        decoded = imaging.decode(
+            data,
+            max_bytes=app.settings.max_body_bytes,
+            max_pixels=app.settings.max_pixels,
+            min_side=max(spec.height, spec.width, STORED_MIN_SIDE),
+        )
         batch, box = imaging.preprocess(decoded.image, spec)
     with sw.lap("infer"):
         raw = model.run(batch)
@@ -187,8 +214,12 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
         cam = model.cam(raw.features, result.top)
         heatmap_png = render_overlay(decoded.image, cam, box, (spec.height, spec.width))
     probabilities = [
-        {"label": manifest.labels[i].id, "label_zh": manifest.labels[i].zh, "label_en": manifest.labels[i].en,
-         "p": round(float(result.probabilities[i]), 6)}
+        {
+            "label": manifest.labels[i].id,
+            "label_zh": manifest.labels[i].zh,
+            "label_en": manifest.labels[i].en,
+            "p": round(float(result.probabilities[i]), 6),
+        }
         for i in result.order
     ]
     top = manifest.labels[result.top]
@@ -202,8 +233,12 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
         "confidence": round(result.confidence, 6) if report.ok else None,
         "uncertain": bool(result.uncertain or not report.ok),
         "uncertain_reason": UNCERTAIN_REASON if (result.uncertain and report.ok) else None,
-        "quality": {"ok": report.ok, "reason": report.reason, "message": report.message,
-                    "warnings": report.warnings},
+        "quality": {
+            "ok": report.ok,
+            "reason": report.reason,
+            "message": report.message,
+            "warnings": report.warnings,
+        },
         "probabilities": probabilities,
         "disclaimer": DISCLAIMER,
     }
@@ -211,15 +246,27 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
         answer["probabilities_note"] = NOT_A_DIAGNOSIS
     if manifest.demo:
         answer["demo_notice"] = DEMO_NOTICE
-    answer["latency_ms"] = {"decode": sw.laps["decode"], "infer": sw.laps["infer"],
-                            "heatmap": sw.laps["heatmap"], "total": sw.total()}
-    log.info("prediction", extra={"label": answer["label"], "quality_ok": report.ok,
-                                  "uncertain": answer["uncertain"], "latency_ms": answer["latency_ms"]})
+    answer["latency_ms"] = {
+        "decode": sw.laps["decode"],
+        "infer": sw.laps["infer"],
+        "heatmap": sw.laps["heatmap"],
+        "total": sw.total(),
+    }
+    log.info(
+        "prediction",
+        extra={
+            "label": answer["label"],
+            "quality_ok": report.ok,
+            "uncertain": answer["uncertain"],
+            "latency_ms": answer["latency_ms"],
+        },
+    )
     return answer, decoded.image, heatmap_png
 
 
-def store_prediction(app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes,
-                     source: ImageSource) -> dict[str, Any]:
+def store_prediction(
+    app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes, source: ImageSource
+) -> dict[str, Any]:
     """Image, then heatmap, then the record last: a failure never leaves a record pointing at nothing."""
     from .history import keys_for
 
@@ -230,8 +277,13 @@ def store_prediction(app: App, caller: Caller, answer: dict[str, Any], image: An
         written.append(keys["image"])
         app.store.put(keys["heatmap"], heatmap_png, "image/png")
         written.append(keys["heatmap"])
-        record = {**answer, "uid": caller.uid, "image_key": keys["image"], "heatmap_key": keys["heatmap"],
-                  "updated_at": now_iso()}
+        record = {
+            **answer,
+            "uid": caller.uid,
+            "image_key": keys["image"],
+            "heatmap_key": keys["heatmap"],
+            "updated_at": now_iso(),
+        }
         if source.key or source.file_id:
             record["upload_key"] = upload_key_from(app, caller, source)
         app.history.put(record)
@@ -253,8 +305,11 @@ def _remove_quietly(app: App, keys: list[str]) -> None:
 def public_record(app: App, record: dict[str, Any]) -> dict[str, Any]:
     """A stored record as a caller sees it: short-lived URLs instead of internal fields."""
     ttl = app.settings.url_ttl_s
-    out = {k: v for k, v in record.items() if k not in {"uid", "image_key", "heatmap_key", "upload_key",
-                                                         "client_request_id"}}
+    out = {
+        k: v
+        for k, v in record.items()
+        if k not in {"uid", "image_key", "heatmap_key", "upload_key", "client_request_id"}
+    }
     for field, key_field in (("image", "image_key"), ("heatmap", "heatmap_key")):
         key = record.get(key_field)
         out[field] = {"key": key, "url": app.store.presign_get(key, ttl)} if key else None
@@ -275,21 +330,36 @@ def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = N
         raise Unauthorized()
     ext = ext.lower().lstrip(".") if isinstance(ext, str) else ""
     if ext not in UPLOAD_EXTS:
-        raise BadRequest("Field 'ext' must be one of: " + ", ".join(UPLOAD_EXTS),
-                         "字段 ext 必须是：" + "、".join(UPLOAD_EXTS), code="unsupported_format", status=415)
+        raise BadRequest(
+            "Field 'ext' must be one of: " + ", ".join(UPLOAD_EXTS),
+            "字段 ext 必须是：" + "、".join(UPLOAD_EXTS),
+            code="unsupported_format",
+            status=415,
+        )
     name = resolve_model_name(app, model_name)
     record_id = new_id()
     key = f"uploads/{caller.uid}/{record_id}.{ext}"
     settings = app.settings
     out: dict[str, Any] = {"id": record_id, "key": key, "model": name, "max_bytes": settings.max_body_bytes}
     # A pending record first: the client polls it while the COS trigger predicts the upload.
-    app.history.put({"id": record_id, "uid": caller.uid, "status": "pending", "created_at": now_iso(),
-                     "updated_at": now_iso(), "model": {"name": name}, "upload_key": key})
+    app.history.put(
+        {
+            "id": record_id,
+            "uid": caller.uid,
+            "status": "pending",
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
+            "model": {"name": name},
+            "upload_key": key,
+        }
+    )
     if caller.provider == "wx":
         out["cloud_path"] = key  # wx.cloud.uploadFile({cloudPath}) into the environment's bucket
         return out
     put = app.store.presign_put(key, settings.url_ttl_s, UPLOAD_EXTS[ext], settings.max_body_bytes)
-    out.update({"url": put.url, "method": put.method, "headers": put.headers, "expires_at": int(put.expires_at)})
+    out.update(
+        {"url": put.url, "method": put.method, "headers": put.headers, "expires_at": int(put.expires_at)}
+    )
     return out
 
 
@@ -308,7 +378,9 @@ def parse_limit(value: Any, default: int = 20) -> int:
     try:
         limit = int(value)
     except (TypeError, ValueError) as exc:
-        raise BadRequest("limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。") from exc
+        raise BadRequest(
+            "limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。"
+        ) from exc
     if isinstance(value, bool) or not 1 <= limit <= 50:
         raise BadRequest("limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。")
     return limit

@@ -39,10 +39,16 @@ def _complete_one(app: App, key: str) -> str:
         return "skipped"  # already answered, e.g. by a synchronous predict of the same upload
     owner = Caller(provider="trigger", subject=uid, uid=uid)
     try:
-        service.predict(app, owner, service.ImageSource(key=key), record.get("model", {}).get("name"),
-                        record_id=record_id)
+        service.predict(
+            app, owner, service.ImageSource(key=key), record.get("model", {}).get("name"), record_id=record_id
+        )
         return "done"
     except AppError as exc:
-        failed = {**record, "status": "failed", "error": exc.to_dict()["error"], "updated_at": service.now_iso()}
+        failed = {
+            **record,
+            "status": "failed",
+            "error": exc.to_dict()["error"],
+            "updated_at": service.now_iso(),
+        }
         app.history.put(failed)
         return "failed"
