@@ -2,7 +2,8 @@
 //
 // Backend codes come from docs/API.md and xiaofei/ (`res.result.error.code` of a cloud call); the client codes
 // below them cover what happens before an answer exists (network, timeouts, upload, bad replies).
-// tests/services/errors.test.js fails if docs/API.md gains a code that is missing here.
+// tests/services/errors.test.js fails if docs/API.md gains a code that is missing here; a code this
+// table does not know is shown with the backend's own bilingual message.
 
 const MESSAGES = {
   // Backend codes (docs/API.md "Errors").

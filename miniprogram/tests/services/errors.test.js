@@ -14,18 +14,6 @@ function apiDocCodes() {
   return [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1])
 }
 
-/** Codes raised in the Python backend (`code = "x"` class attributes and `code="x"` arguments). */
-function backendSourceCodes() {
-  const dir = path.join(REPO, 'xiaofei')
-  if (!fs.existsSync(dir)) return []
-  const codes = new Set()
-  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.py'))) {
-    const text = fs.readFileSync(path.join(dir, name), 'utf8')
-    for (const m of text.matchAll(/\bcode ?= ?"([a-z_]+)"/g)) codes.add(m[1])
-  }
-  return [...codes]
-}
-
 test('docs/API.md lists codes, and every one has a message here', () => {
   const codes = apiDocCodes()
   expect(codes.length).toBeGreaterThanOrEqual(14)
@@ -33,10 +21,8 @@ test('docs/API.md lists codes, and every one has a message here', () => {
   expect(missing).toEqual([])
 })
 
-test('every code the Python backend raises has a message here', () => {
-  const missing = backendSourceCodes().filter((c) => !errors.MESSAGES[c])
-  expect(missing).toEqual([])
-})
+// Codes that exist only in xiaofei/ and not in docs/API.md (operator-side ones among them) are not
+// required here: an unknown code is shown with the backend's own bilingual message (api.test.js).
 
 test.each(Object.keys(errors.MESSAGES))('%s has a Chinese and an English message', (code) => {
   const entry = errors.MESSAGES[code]
