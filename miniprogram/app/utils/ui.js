@@ -1,6 +1,9 @@
 // Small promise wrappers over wx interaction APIs, so pages read top to bottom.
 
-/** Ask before doing something that cannot be undone. Resolves true only on an explicit confirm. */
+/**
+ * Ask before doing something that cannot be undone. Resolves true only on an explicit confirm.
+ * WeChat limits button labels to 4 characters, so they are Chinese only; title and content are bilingual.
+ */
 function confirm({title, content, confirmText = '删除'}) {
   return new Promise((resolve) => {
     wx.showModal({

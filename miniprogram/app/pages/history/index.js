@@ -61,7 +61,7 @@ Page({
   async onDelete(e) {
     const id = e.detail.id
     const ok = await ui.confirm({
-      title: '删除这条记录？',
+      title: '删除这条记录？Delete this record?',
       content: '图片、热力图和结果将被永久删除。The image, heatmap and result will be deleted for good.',
     })
     if (!ok) return
@@ -75,7 +75,7 @@ Page({
 
   async onDeleteAll() {
     const ok = await ui.confirm({
-      title: '删除全部记录？',
+      title: '删除全部记录？Delete everything?',
       content: '你的所有图片、热力图和结果都将被永久删除。All your images, heatmaps and results will be deleted for good.',
       confirmText: '全部删除',
     })
@@ -99,7 +99,7 @@ Page({
   async act(fn) {
     this.lastAct = fn
     this.setData({actionError: null})
-    wx.showLoading({title: '请稍候', mask: true})
+    wx.showLoading({title: '请稍候 Please wait', mask: true})
     try {
       await fn()
     } catch (err) {

@@ -27,7 +27,7 @@ Page({
 
   async onDelete() {
     const ok = await ui.confirm({
-      title: '删除这条记录？',
+      title: '删除这条记录？Delete this record?',
       content: '图片、热力图和结果将被永久删除。The image, heatmap and result will be deleted for good.',
     })
     if (ok) await this.run(this.remove)
