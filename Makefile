@@ -43,6 +43,11 @@ test: lint typecheck unit miniprogram-test
 demo-models: $(STAMP)
 	$(BIN)/python -m model.pipeline demo --out model
 
+# SCF code zips + dependency layer + CloudBase folders (infra/package.py); PYTHON_VERSION=3.11 for CloudBase 3.11.
+PYTHON_VERSION ?= 3.10
+package: $(STAMP)
+	$(BIN)/python -m infra.package --python-version $(PYTHON_VERSION)
+
 clean:
 	rm -rf $(VENV) .xiaofei dist .pytest_cache .mypy_cache .ruff_cache miniprogram/node_modules
 

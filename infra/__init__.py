@@ -1,0 +1,1 @@
+"""Deployment: packaging into SCF code + layer zips, the CloudBase variant, bucket rules and policies."""
