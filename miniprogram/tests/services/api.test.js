@@ -71,6 +71,20 @@ describe('upload → predict → render', () => {
     expect(sleeps).toEqual([0, 0])
   })
 
+  test('a failed answer from predict throws its error', async () => {
+    const {cloud, api} = setup()
+    cloud.intercept = (name, data) => (!data.action
+      ? Promise.resolve({result: {id: cloud.makeId(3), model: {name: 'skin'}, status: 'failed', ...errorBody('corrupt_image', 400)}})
+      : undefined)
+    const err = await rejection(api.analyse({filePath: 'wxfile://tmp/a.png', ext: 'png', model: 'skin'}))
+    expect(err.code).toBe('corrupt_image')
+    cloud.intercept = (name, data) => (!data.action
+      ? Promise.resolve({result: {id: cloud.makeId(4), model: {name: 'skin'}, status: 'failed'}})
+      : undefined)
+    const bare = await rejection(api.analyse({filePath: 'wxfile://tmp/a.png', ext: 'png', model: 'skin'}))
+    expect(bare).toMatchObject({code: 'prediction_failed', retryable: true})
+  })
+
   test('an unsupported extension is refused before any call', async () => {
     const {cloud, api} = setup()
     const err = await rejection(api.uploadImage('wxfile://tmp/a.gif', 'gif'))
