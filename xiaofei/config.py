@@ -71,6 +71,15 @@ class Settings:
     log_level: str = "INFO"
     # Who may run operator actions over HTTP (none by default: the CLI is the operator's tool).
     operator_token: str = ""
+    # Serve exactly these model versions ("pneumonia=1.2.0,skin=1.0.0"), ignoring the registry pointer's
+    # canary: set per function version by the SCF rollout mode.
+    model_pins: str = ""
+    # SCF rollout mode of the model_update job: mirror promotions onto function versions and an alias.
+    scf_rollout: bool = False
+    scf_function: str = ""
+    scf_alias: str = "$DEFAULT"
+    scf_region: str = ""
+    scf_namespace: str = "default"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

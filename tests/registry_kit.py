@@ -1,0 +1,156 @@
+"""Helpers for the registry, gate, model-update and rollout tests: model package variants made from the
+bundled packages (copy, then edit the manifest or the ONNX graph), a store that fails on demand, a clock
+the test moves by hand."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xiaofei.errors import StorageUnavailable
+from xiaofei.storage import ObjectStore
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED = REPO / "model"
+
+
+class FakeClock:
+    """Wall-clock seconds that move only when the test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FaultyStore:
+    """An ObjectStore that raises ``StorageUnavailable`` on the writes ``fail_on(key) -> bool`` picks."""
+
+    def __init__(self, inner: ObjectStore, fail_on: Callable[[str], bool]) -> None:
+        self.inner = inner
+        self.fail_on = fail_on
+        self.failures = 0
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", **kw: Any) -> str:
+        if self.fail_on(key):
+            self.failures += 1
+            raise StorageUnavailable()
+        return self.inner.put(key, data, content_type, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_of(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / "manifest.json").read_text())
+    return data
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any], *, reseal: bool = True) -> None:
+    """Write the manifest; ``reseal`` records model.onnx's real sha256 in it (as the pipeline does)."""
+    if reseal:
+        manifest["sha256"] = sha256(folder / "model.onnx")
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def variant(
+    dest: Path,
+    version: str,
+    *,
+    name: str = "pneumonia",
+    manifest: Callable[[dict[str, Any]], None] | None = None,
+    onnx: Callable[[Path, dict[str, Any]], None] | None = None,
+    reseal: bool = True,
+) -> Path:
+    """A copy of the bundled package ``name`` as ``version``, edited by ``manifest`` / ``onnx``."""
+    folder = dest / f"{name}-{version}"
+    shutil.copytree(
+        BUNDLED / name, folder, ignore=shutil.ignore_patterns("golden", "train", "samples", "*.png")
+    )
+    data = manifest_of(folder)
+    data["version"] = version
+    if onnx is not None:
+        onnx(folder / "model.onnx", data)
+    if manifest is not None:
+        manifest(data)
+    write_manifest(folder, data, reseal=reseal)
+    return folder
+
+
+def fake_package(dest: Path, name: str, version: str) -> Path:
+    """A package with a manifest that names itself and a model.onnx that is not a model (pointer tests)."""
+    folder = dest / f"fake-{name}-{version}"
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(f"not a model {name} {version}".encode())
+    (folder / "manifest.json").write_text(json.dumps({"name": name, "version": version}))
+    return folder
+
+
+def classifier_initializer(model: Any, classes: int) -> Any:
+    """The [classes, C] weight matrix of the final linear layer (a Gemm's B or a MatMul's [C, classes])."""
+    from onnx import numpy_helper
+
+    candidates = []
+    for init in model.graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.ndim == 2 and classes in array.shape:
+            candidates.append((init, array))
+    assert candidates, "no classifier weights found in the graph"
+    return candidates[-1]
+
+
+def degrade_onnx(strength: float = 2.5, seed: int = 0) -> Callable[[Path, dict[str, Any]], None]:
+    """An ``onnx`` edit that adds noise to the classifier weights (and to the manifest's CAM copy of them),
+    so the model is worse but still a valid, consistent package."""
+
+    def edit(path: Path, manifest: dict[str, Any]) -> None:
+        import numpy as np
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+        classes = len(manifest["labels"])
+        init, array = classifier_initializer(model, classes)
+        rng = np.random.default_rng(seed)
+        noisy = array + strength * float(np.abs(array).mean()) * rng.standard_normal(array.shape).astype(
+            array.dtype
+        )
+        init.CopyFrom(numpy_helper.from_array(noisy.astype(array.dtype), init.name))
+        onnx.save(model, str(path))
+        weights = noisy if noisy.shape[0] == classes else noisy.T
+        manifest["cam"]["weights"] = weights.astype(float).tolist()
+
+    return edit
+
+
+def set_input_dims(dims: list[int]) -> Callable[[Path, dict[str, Any]], None]:
+    """An ``onnx`` edit that declares another input shape [N, C, H, W] (the graph itself is unchanged)."""
+
+    def edit(path: Path, manifest: dict[str, Any]) -> None:
+        import onnx
+
+        model = onnx.load(str(path))
+        graph_input = next(i for i in model.graph.input if i.name == manifest["input"]["name"])
+        for dim, value in zip(graph_input.type.tensor_type.shape.dim[1:], dims[1:], strict=True):
+            dim.ClearField("dim_param")
+            dim.dim_value = value
+        onnx.save(model, str(path))
+
+    return edit
+
+
+def truncate(path: Path, manifest: dict[str, Any]) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])

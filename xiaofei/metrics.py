@@ -1,0 +1,66 @@
+"""Classification metrics for the evaluation gate, in numpy: confusion matrix, accuracy, per-class
+precision / recall / F1, macro-F1, expected calibration error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ECE_BINS = 15
+
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """Rows: the true class; columns: the predicted one."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (truth, predicted), 1)
+    return matrix
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Σ_b (n_b / N) · |accuracy_b − mean confidence_b| over equal-width confidence bins."""
+    if confidence.size == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))
+    return float(total)
+
+
+def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision / recall / F1 / support, confusion matrix and ECE."""
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(truth, predicted, len(labels))
+    per_class: dict[str, dict[str, float]] = {}
+    f1s = []
+    for i, label in enumerate(labels):
+        tp = float(matrix[i, i])
+        support = float(matrix[i].sum())
+        predicted_i = float(matrix[:, i].sum())
+        precision = tp / predicted_i if predicted_i else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": int(support),
+        }
+        if support:
+            f1s.append(f1)
+    correct = predicted == truth
+    return {
+        "accuracy": round(float(correct.mean()), 4) if truth.size else 0.0,
+        "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
+        "ece": round(expected_calibration_error(probabilities.max(axis=1), correct), 4),
+        "per_class": per_class,
+        "confusion_matrix": {"labels": labels, "rows": matrix.tolist()},
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else 0.0
