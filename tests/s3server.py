@@ -118,10 +118,10 @@ def s3_server() -> Iterator[S3Server]:
         line = process.stdout.readline().strip()
         if not line.isdigit():
             raise RuntimeError("moto server did not start")
-        socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
+        socket.getaddrinfo = _getaddrinfo
         yield S3Server(port=int(line), process=process)
     finally:
-        socket.getaddrinfo = _real_getaddrinfo  # type: ignore[assignment]
+        socket.getaddrinfo = _real_getaddrinfo
         if process.stdin:
             process.stdin.close()
         try:

@@ -141,8 +141,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             yield Backend("moto", S3Store(client, "contract"), http=False)
     else:
         server: S3Server = request.getfixturevalue("s3_server")
-        store = S3Store(request.getfixturevalue("http_client"), server.create_bucket())
-        yield Backend("http", store, http=True)
+        yield Backend(
+            "http", S3Store(request.getfixturevalue("http_client"), server.create_bucket()), http=True
+        )
 
 
 def md5(data: bytes) -> str:
