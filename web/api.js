@@ -1,6 +1,6 @@
 // The only module that talks to the backend. It mirrors the mini program's services/api.js: the same
-// endpoint names (predict, history list/get/delete/delete_all, models) and the same error codes
-// (docs/API.md), plus a few client-side ones (network_error, timeout, bad_response, aborted).
+// call names (predict, listHistory, getRecord, deleteRecord, deleteAll, listModels) and the same error
+// codes (docs/API.md, plus the client-side network_error, timeout, bad_response; aborted is never shown).
 //
 // Every call either resolves with the response body or rejects with an ApiError; every call has a
 // timeout, so no caller can be left waiting forever.
@@ -25,7 +25,7 @@ export const ENDPOINTS = Object.freeze({
 // Codes worth a "retry" button: the same request may well succeed a moment later.
 const RETRYABLE = new Set([
   "network_error", "timeout", "bad_response", "internal_error", "conflict",
-  "unavailable", "model_unavailable", "storage_unavailable",
+  "unavailable", "model_unavailable", "storage_unavailable", "invalid_manifest", "unknown_error",
 ]);
 
 export class ApiError extends Error {
@@ -44,17 +44,28 @@ export class ApiError extends Error {
   }
 }
 
+/** Anything thrown (a bug included) as an ApiError, so the page can always show a message. */
+export function normalize(err) {
+  return err instanceof ApiError ? err : new ApiError({code: "unknown_error"});
+}
+
 export function url(path) {
   return API_BASE + path;
 }
 
 // ---- the anonymous browser session (a bearer token kept in localStorage) ----
 
+// expires_at as epoch seconds (what the server sends) or an ISO date; NaN when unknown.
+function expiryMs(value) {
+  if (typeof value === "number") return value * 1000;
+  return Date.parse(value || "");
+}
+
 function readSession() {
   try {
     const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
     if (!saved || typeof saved.token !== "string") return null;
-    const expires = Date.parse(saved.expires_at || "");
+    const expires = expiryMs(saved.expires_at);
     // Renew a minute early rather than send a token that expires in flight.
     if (Number.isFinite(expires) && expires - 60000 < Date.now()) return null;
     return saved;
@@ -191,32 +202,32 @@ export async function predict(file, model, {onProgress, onUploaded, signal} = {}
 }
 
 /** One page of the caller's history, newest first: {items, next_cursor}. */
-export function historyList(cursor = null, limit = 10) {
+export function listHistory(cursor = null, limit = 10) {
   const q = new URLSearchParams({limit: String(limit)});
   if (cursor) q.set("cursor", cursor);
   return request("GET", `${ENDPOINTS.history}?${q}`);
 }
 
 /** One record, with fresh short-lived image and heatmap URLs. */
-export function historyGet(id) {
+export function getRecord(id) {
   return request("GET", `${ENDPOINTS.history}/${encodeURIComponent(id)}`);
 }
 
-export function historyDelete(id) {
+export function deleteRecord(id) {
   return request("DELETE", `${ENDPOINTS.history}/${encodeURIComponent(id)}`);
 }
 
-export function historyDeleteAll() {
+export function deleteAll() {
   return request("DELETE", ENDPOINTS.history);
 }
 
 /** The served models and their cards: {models: [...], default}. */
-export function models() {
+export function listModels() {
   return request("GET", ENDPOINTS.models, {auth: false});
 }
 
 /** Bundled sample images (local server only): {samples: [{file, model, label}]}. */
-export function samples() {
+export function listSamples() {
   return request("GET", ENDPOINTS.samples, {auth: false});
 }
 

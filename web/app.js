@@ -113,7 +113,7 @@ function selectModel(name) {
 
 async function loadModels() {
   try {
-    const body = await api.models();
+    const body = await api.listModels();
     if (body && Array.isArray(body.models) && body.models.length) {
       state.models = body.models;
       if (!state.models.some((m) => m.name === state.model)) state.model = body.default || state.models[0].name;
@@ -142,7 +142,7 @@ function renderSamples() {
 
 async function loadSamples() {
   try {
-    const body = await api.samples();
+    const body = await api.listSamples();
     state.samples = (body && Array.isArray(body.samples)) ? body.samples : [];
   } catch {
     state.samples = []; // a static deploy has no bundled samples: the section stays hidden
@@ -160,7 +160,8 @@ async function useSample(sample) {
   let file;
   try {
     file = await api.sampleFile(sample.file);
-  } catch (err) {
+  } catch (caught) {
+    const err = api.normalize(caught);
     state.phase = null;
     state.error = {err, retry: () => useSample(sample)};
     renderProgress();
@@ -251,7 +252,8 @@ async function analyze(file) {
     if (heading) heading.focus({preventScroll: true});
     $("result").scrollIntoView({behavior: "smooth", block: "start"});
     announceResult(rec);
-  } catch (err) {
+  } catch (caught) {
+    const err = api.normalize(caught);
     if (err.code !== "aborted") {
       state.error = {err, retry: () => analyze(file)};
     }
@@ -345,12 +347,13 @@ async function loadHistory({reset = false} = {}) {
   hist.error = null;
   renderHistory();
   try {
-    const page = await api.historyList(reset ? null : hist.cursor, PAGE_SIZE);
+    const page = await api.listHistory(reset ? null : hist.cursor, PAGE_SIZE);
     const known = new Set(hist.items.map((i) => i.id));
     hist.items.push(...(page.items || []).filter((i) => !known.has(i.id)));
     hist.cursor = page.next_cursor || null;
     hist.loaded = true;
-  } catch (err) {
+  } catch (caught) {
+    const err = api.normalize(caught);
     hist.error = {err, retry: () => loadHistory({reset})};
   } finally {
     hist.loading = false;
@@ -378,8 +381,9 @@ async function deleteRecord(id, {confirmed = false} = {}) {
   if (!confirmed && !(await confirmDialog(t("history.confirmOne")))) return;
   state.history.error = null;
   try {
-    await api.historyDelete(id);
-  } catch (err) {
+    await api.deleteRecord(id);
+  } catch (caught) {
+    const err = api.normalize(caught);
     if (err.code !== "not_found") { // already gone is what the user wanted
       state.history.error = {err, retry: () => deleteRecord(id, {confirmed: true})};
       renderHistory();
@@ -400,14 +404,15 @@ async function deleteAll({confirmed = false} = {}) {
   const hist = state.history;
   hist.error = null;
   try {
-    const body = await api.historyDeleteAll();
+    const body = await api.deleteAll();
     hist.items = [];
     hist.cursor = null;
     hist.loaded = true;
     state.result = null;
     renderResultView();
     announce(t("history.deletedAll", {n: body && typeof body.deleted === "number" ? body.deleted : 0}));
-  } catch (err) {
+  } catch (caught) {
+    const err = api.normalize(caught);
     hist.error = {err, retry: () => deleteAll({confirmed: true})};
   }
   renderHistory();
@@ -434,10 +439,11 @@ async function openDetail(id, opener) {
   if (!dialog.open) dialog.showModal();
   $("detail-close").focus();
   try {
-    const rec = await api.historyGet(id);
+    const rec = await api.getRecord(id);
     if (!state.detail || state.detail.id !== id) return;
     state.detail.rec = rec;
-  } catch (err) {
+  } catch (caught) {
+    const err = api.normalize(caught);
     if (!state.detail || state.detail.id !== id) return;
     state.detail.error = {err, retry: () => openDetail(id, opener)};
   }

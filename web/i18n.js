@@ -187,6 +187,15 @@ const ERRORS = {
     zh: "存储服务暂时不可用，请稍后重试。",
     en: "Storage is temporarily unavailable. Please try again shortly.",
   },
+  unknown_model: {zh: "没有这个模型，请重新选择模型。", en: "This model does not exist. Please choose another model."},
+  unknown_action: {
+    zh: "服务不认识这个操作，请刷新页面。",
+    en: "The service does not know this action. Please reload the page.",
+  },
+  invalid_manifest: {
+    zh: "模型配置有误，暂时无法使用，请稍后重试。",
+    en: "The model is misconfigured and cannot be used right now. Please try again later.",
+  },
   unavailable: {
     zh: "服务暂时不可用，请稍后重试。",
     en: "The service is temporarily unavailable. Please try again shortly.",
@@ -200,6 +209,7 @@ const ERRORS = {
     en: "Cannot reach the server. Please check your connection and try again.",
   },
   timeout: {zh: "服务器响应超时，请重试。", en: "The server took too long to answer. Please try again."},
+  unknown_error: {zh: "出现未知错误，请重试。", en: "An unexpected error occurred. Please try again."},
   bad_response: {
     zh: "服务器返回了无法识别的内容，请稍后重试。",
     en: "The server sent an unexpected answer. Please try again later.",
@@ -272,7 +282,7 @@ export function errorMessage(err) {
   const code = err && err.code;
   if (ERRORS[code]) return fill(ERRORS[code][current], {});
   if (err && err.serverMessage) return pick(err.serverMessage);
-  return ERRORS.internal_error[current];
+  return ERRORS.unknown_error[current];
 }
 
 export function refusalMessage(quality) {
@@ -281,8 +291,9 @@ export function refusalMessage(quality) {
   return known ? known[current] : t("result.refusedHelp");
 }
 
-export function errorCodes() {
-  return Object.keys(ERRORS);
+/** Every code with its own friendly message: {code: {zh, en}} (the tests compare it with the server's). */
+export function errorTable() {
+  return JSON.parse(JSON.stringify(ERRORS));
 }
 
 export function applyStatic(root) {

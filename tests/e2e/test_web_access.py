@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,40 @@ def test_a_stale_session_is_renewed(new_page: Any, server: Server) -> None:
     expect(page.get_by_test_id("error-message")).to_have_count(0)
     token = page.evaluate("JSON.parse(localStorage.getItem('xiaofei.session')).token")
     assert token and token != "forged.token.value"
+
+
+def _server_error_codes() -> set[str]:
+    """Every code the backend can send: the contract table plus every AppError subclass in the package."""
+    import importlib
+    import pkgutil
+
+    import xiaofei
+    from xiaofei.errors import ALL_CODES, AppError
+
+    for info in pkgutil.iter_modules(xiaofei.__path__):
+        with contextlib.suppress(Exception):  # an optional dependency missing: ALL_CODES still holds
+            importlib.import_module(f"xiaofei.{info.name}")
+    codes, todo = set(ALL_CODES), [AppError]
+    while todo:
+        cls = todo.pop()
+        codes.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return codes
+
+
+def test_every_error_code_has_a_friendly_bilingual_message(page: Any, server: Server) -> None:
+    # GIVEN the page's own message table (loaded from the page's script folder)
+    open_home(page, server)
+    table = page.evaluate(
+        """async () => {
+            const base = document.querySelector('script[type="module"]').src;
+            return (await import(new URL('i18n.js', base).href)).errorTable();
+        }"""
+    )
+
+    # THEN every code the server can send has a message in both languages
+    missing = sorted(_server_error_codes() - set(table))
+    assert not missing, f"no friendly message for {missing}"
+    for code, message in table.items():
+        assert re.search(r"[\u4e00-\u9fff]", message["zh"]), code
+        assert message["en"].isascii() and message["en"].strip(), code
