@@ -338,6 +338,8 @@ def truncated(data: bytes, keep: int | float) -> bytes:
 
 def flip_bits(data: bytes, positions: list[int]) -> bytes:
     out = bytearray(data)
+    if not out:
+        return data
     for bit in positions:
         out[(bit // 8) % len(out)] ^= 1 << (bit % 8)
     return bytes(out)
