@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from typing import Any
 
@@ -394,6 +395,15 @@ def test_dicom_limits_and_damage() -> None:
     refused(data, ImageTooLarge, max_pixels=1000)
     for keep in (0.3, 0.7, 0.97):
         assert refused(imagegen.truncated(data, keep), ImageError).code == "corrupt_image"
+
+
+@needs_pydicom
+def test_dicom_without_pydicom_is_unsupported_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = imagegen.dicom()
+    assert data is not None
+    monkeypatch.setitem(sys.modules, "pydicom", None)  # what a serving install without the extra sees
+    monkeypatch.setitem(sys.modules, "pydicom.pixels", None)
+    assert "not installed" in refused(data, UnsupportedFormat).en
 
 
 # --- preprocess -------------------------------------------------------------------------------------
