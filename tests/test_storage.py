@@ -88,12 +88,8 @@ class _StoreHandler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         key, query = self._target()
         try:
-            self.store.verify_presigned("PUT", key, query)
             length = int(self.headers.get("Content-Length", "0"))
-            if length > int(query["max"]):
-                self._reply(413)
-                return
-            self.store.put(key, self.rfile.read(length), query["ct"])
+            self.store.accept_presigned_put(key, query, self.rfile.read(length))
             self._reply(200)
         except AppError as exc:
             self._reply(exc.status)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xiaofei.errors import BadRequest, Conflict, Forbidden, NotFound, StorageUnavailable
+from xiaofei.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageUnavailable
 from xiaofei.identity import load_or_create_secret
 from xiaofei.storage import LocalStore, open_store
 
@@ -232,6 +232,18 @@ def test_tampered_put_limits_are_forbidden(store: LocalStore, field: str) -> Non
     query[field] = "99999999" if field == "max" else "text/html"
     with pytest.raises(Forbidden):
         store.verify_presigned("PUT", key, query)
+
+
+def test_accept_presigned_put_enforces_the_signed_limits(store: LocalStore) -> None:
+    _, key, query = split(store.presign_put("uploads/u/1.png", 60, "image/png", 10).url)
+    with pytest.raises(PayloadTooLarge):
+        store.accept_presigned_put(key, query, b"x" * 11)
+    assert store.head(key) is None
+    store.accept_presigned_put(key, query, b"x" * 10)
+    info = store.head(key)
+    assert info is not None and info.content_type == "image/png" and info.size == 10
+    with pytest.raises(Forbidden):
+        store.accept_presigned_put(key, {**query, "max": "100"}, b"x" * 50)
 
 
 def test_expired_links_are_forbidden(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
