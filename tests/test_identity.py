@@ -255,6 +255,7 @@ def test_no_identity_is_none() -> None:
     assert wx_caller_from_context({"environment": "{not json"}, {}, SECRET) is None
     assert wx_caller_from_context({"environment": json.dumps(["x"])}, {}, SECRET) is None
     assert wx_caller_from_context({"environment": 42, "environ": None}, {}, SECRET) is None
+    assert wx_caller_from_context("WX_OPENID=" + OPENID, {}, SECRET) is None  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("openid", ["", " ", "o/../../x", "o\x00x", "x" * 200, "o;WX_OPENID=y", "中文"])

@@ -178,7 +178,7 @@ class HistoryRepo:
                 fetched = list(pool.map(self._read, [i.key for i in infos]))
         else:
             fetched = [self._read(i.key) for i in infos]
-        # A record deleted between LIST and GET is skipped; one of another uid is impossible here.
+        # A record deleted between LIST and GET is skipped, and so is one whose uid is not its owner's.
         records = [r for r in fetched if r is not None and r.get("uid") == uid]
         next_cursor = self._encode_cursor(uid, infos[-1].key) if more and infos else None
         return records, next_cursor

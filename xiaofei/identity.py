@@ -80,7 +80,7 @@ def _parse_environ(raw: str) -> dict[str, str]:
 
 def _context_values(context: Mapping[str, Any] | None) -> dict[str, str]:
     """The platform's per-call variables: ``environment`` (JSON, newer) else ``environ`` (older)."""
-    if not context:
+    if not isinstance(context, Mapping):
         return {}
     environment = context.get("environment")
     if isinstance(environment, str) and environment.strip():
