@@ -1,0 +1,255 @@
+"""serverless.yml (and the API Gateway alternative) against what the platform and the code accept.
+
+Handlers exist and import (in a fresh interpreter each), triggers are well-formed (7-field SCF cron,
+COS bucket and prefix, function URL options, the API Gateway routes cover the HTTP surface), the
+environment is made of variables the settings know (or the platform's) and fits SCF's 4 KB, and the
+memory and timeouts are values SCF allows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.code import cloudbase_env, cloudbase_timer, load_deployment
+from xiaofei.config import ENV_VARS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = yaml.safe_load((ROOT / "serverless.yml").read_text())
+INPUTS = DOC["inputs"]
+FUNCTIONS: dict[str, dict[str, Any]] = INPUTS["functions"]
+TRIGGERS: list[dict[str, Any]] = INPUTS["triggers"]
+APIGW: list[dict[str, Any]] = yaml.safe_load((ROOT / "infra" / "scf" / "apigw-triggers.yml").read_text())
+
+# Variables SCF itself reads (time zone) that a deployment may set beside the XIAOFEI_ ones.
+PLATFORM_VARS = {"TZ"}
+ENV_LIMIT_BYTES = 4096
+# The longest realistic value of each deploy-time ${env:NAME} reference, for the 4 KB budget.
+DEPLOY_VALUE_MAX = {
+    "COS_BUCKET": 63, "REGION": 20, "XIAOFEI_SECRET": 128, "WEB_ORIGIN": 100, "LAYER_VERSION": 4, "STAGE": 16,
+}  # fmt: skip
+ENV_REF = re.compile(r"\$\{env:([A-Za-z0-9_]+)\}")
+
+
+# --- cron -------------------------------------------------------------------------------------------------
+
+_CRON_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12),
+                ("weekday", 0, 6), ("year", 1970, 2099))  # fmt: skip
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+
+
+def cron_problems(expression: str) -> list[str]:
+    """Problems of an SCF cron (sec min hour day month week year); [] when it is well-formed."""
+    fields = expression.split()
+    if len(fields) != 7:
+        return [f"{len(fields)} fields, SCF wants 7 (sec min hour day month week year)"]
+    problems = []
+    for text, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        names = _MONTHS if name == "month" else _DAYS if name == "weekday" else []
+        for part in text.split(","):
+            if not _cron_part_ok(part, low, high, names, allow_question=name in ("day", "weekday")):
+                problems.append(f"{name}: {part!r}")
+    return problems
+
+
+def _cron_part_ok(part: str, low: int, high: int, names: list[str], allow_question: bool) -> bool:
+    if part == "*" or (part == "?" and allow_question):
+        return True
+    base, _, step = part.partition("/")
+    if step and not (step.isdigit() and 0 < int(step) <= high):
+        return False
+    if base == "*":
+        return bool(step)
+
+    def value(token: str) -> int | None:
+        if token.upper() in names:
+            return names.index(token.upper()) + (1 if names is _MONTHS else 0)
+        return int(token) if token.isdigit() else None
+
+    bounds = [value(t) for t in base.split("-")]
+    if not 1 <= len(bounds) <= 2 or any(b is None or not low <= b <= high for b in bounds):
+        return False
+    return len(bounds) == 1 or bounds[0] <= bounds[1]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("expression", "ok"),
+    [("0 */10 * * * * *", True), ("0 0 2 1 * * *", True), ("0 30 9 ? * MON-FRI *", True),
+     ("*/5 * * * *", False), ("0 60 * * * * *", False), ("0 */0 * * * * *", False),
+     ("0 5-1 * * * * *", False), ("0 0 0 * 13 * *", False), ("x * * * * * *", False)],
+)  # fmt: skip
+def test_cron_checker_knows_good_from_bad(expression: str, ok: bool) -> None:
+    assert (cron_problems(expression) == []) is ok
+
+
+# --- functions --------------------------------------------------------------------------------------------
+
+
+def test_the_three_functions_on_python_3_10_with_the_layer() -> None:
+    assert DOC["component"] == "multi-scf"
+    assert INPUTS["runtime"] == "Python3.10"
+    assert INPUTS["src"]["src"] == "./dist/scf"
+    assert set(FUNCTIONS) == {"predict", "history", "model_update"}
+    for name, body in FUNCTIONS.items():
+        assert body["layers"] == [{"name": "xiaofei-deps", "version": "${env:LAYER_VERSION}"}], name
+        memory, timeout = body["memorySize"], body["timeout"]
+        assert memory == 64 or (128 <= memory <= 3072 and memory % 128 == 0), name
+        assert 1 <= timeout <= 900, name
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_handler_exists_and_imports_in_a_fresh_interpreter(function: str) -> None:
+    # GIVEN the handler serverless.yml names: "<function>.main_handler" in the multi-scf folder, which
+    # make package fills from functions/<function>/index.py
+    module, _, attribute = FUNCTIONS[function]["handler"].rpartition(".")
+    assert module == function and attribute == "main_handler"
+    entry = ROOT / "functions" / function / "index.py"
+    assert entry.is_file()
+    # WHEN a fresh interpreter imports it as the platform does (a module from a file)
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location({module!r}, {str(entry)!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        f"fn = getattr(mod, {attribute!r})\n"
+        "assert callable(fn) and fn.__code__.co_argcount == 2, 'main_handler(event, context)'\n"
+        "heavy = sorted(m for m in ('torch', 'boto3', 'botocore') if m in sys.modules)\n"
+        "import json; print(json.dumps(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    # THEN it imports, takes (event, context), and importing it loads neither torch nor boto3 (the
+    # object store's client is made on first use)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_functions_share_one_environment_of_known_variables() -> None:
+    envs = [body["environment"]["variables"] for body in FUNCTIONS.values()]
+    assert all(env == envs[0] for env in envs)  # one anchor, written once
+    for key in envs[0]:
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,63}", key), key  # SCF's key rule
+        assert key in ENV_VARS or key in PLATFORM_VARS, f"{key} is not a setting (xiaofei.config.ENV_VARS)"
+
+
+def test_secret_is_a_reference_and_storage_is_cos_with_virtual_hosts() -> None:
+    env = FUNCTIONS["predict"]["environment"]["variables"]
+    assert env["XIAOFEI_SECRET"] == "${env:XIAOFEI_SECRET}"
+    storage = env["XIAOFEI_STORAGE"]
+    assert storage.startswith("s3://${env:COS_BUCKET}?")
+    assert "endpoint=https://cos.${env:REGION}.myqcloud.com" in storage and "addressing=virtual" in storage
+    assert env["XIAOFEI_MODEL_CACHE_DIR"].startswith("/tmp/")
+    assert set(env["XIAOFEI_MODELS"].split(",")) == {"pneumonia", "skin"}
+
+
+def test_environment_fits_scf_4kb_with_the_longest_values() -> None:
+    for name, body in FUNCTIONS.items():
+        total = 0
+        for key, value in body["environment"]["variables"].items():
+            refs = ENV_REF.findall(str(value))
+            assert set(refs) <= set(DEPLOY_VALUE_MAX), f"{name}: unknown deploy variable in {key}"
+            expanded = ENV_REF.sub(lambda m: "x" * DEPLOY_VALUE_MAX[m[1]], str(value))
+            total += len(key.encode()) + len(expanded.encode())
+        assert total < ENV_LIMIT_BYTES, f"{name}: {total} bytes of environment"
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_env_example_lists_every_deploy_variable() -> None:
+    names = {name for text in _strings(DOC) + _strings(APIGW) for name in ENV_REF.findall(text)}
+    example = (ROOT / "infra" / "env.example").read_text()
+    assert names >= {"COS_BUCKET", "REGION", "XIAOFEI_SECRET", "LAYER_VERSION"}
+    for name in names:
+        assert re.search(rf"^{name}=", example, re.M), f"{name} missing from infra/env.example"
+
+
+# --- triggers ---------------------------------------------------------------------------------------------
+
+
+def _triggers(kind: str) -> list[dict[str, Any]]:
+    return [t for t in TRIGGERS if t["type"] == kind]
+
+
+def test_every_trigger_names_a_function_and_a_known_type() -> None:
+    for trigger in TRIGGERS:
+        assert trigger["type"] in {"http", "cos", "timer", "apigw"}
+        assert trigger["function"] in FUNCTIONS
+        assert trigger["parameters"].get("qualifier", "$DEFAULT") == "$DEFAULT"
+
+
+def test_timer_runs_model_update_every_ten_minutes_with_a_7_field_cron() -> None:
+    (timer,) = _triggers("timer")
+    assert timer["function"] == "model_update"
+    assert timer["parameters"]["cronExpression"] == "0 */10 * * * * *"
+    assert cron_problems(timer["parameters"]["cronExpression"]) == []
+    assert timer["parameters"]["enable"] is True
+
+
+def test_cos_trigger_sends_uploads_to_predict() -> None:
+    (cos,) = _triggers("cos")
+    params = cos["parameters"]
+    assert cos["function"] == "predict"
+    assert params["bucket"] == "${env:COS_BUCKET}.cos.${env:REGION}.myqcloud.com"
+    assert params["filter"] == {"prefix": "uploads/"}
+    assert params["events"] == "cos:ObjectCreated:*" and params["enable"] is True
+
+
+def test_function_urls_for_predict_and_history() -> None:
+    urls = {t["function"]: t["parameters"] for t in _triggers("http")}
+    assert set(urls) == {"predict", "history"}
+    for params in urls.values():
+        assert params["authType"] in {"NONE", "CAM"}
+        assert params["netConfig"]["enableExtranet"] is True
+    assert len({p["name"] for p in urls.values()}) == 2
+
+
+def test_api_gateway_alternative_covers_every_http_route() -> None:
+    from xiaofei.api import ROUTES
+
+    (apigw,) = APIGW
+    apis = apigw["parameters"]["apis"]
+    assert apigw["type"] == "apigw"
+    for api in apis:
+        assert api["function"] in FUNCTIONS and api["isIntegratedResponse"] is True
+        assert 1 <= api["serviceTimeout"] <= FUNCTIONS[api["function"]]["timeout"]
+    # Every route the backend answers is reachable: its method and a matching path template.
+    for method, pattern, _, _ in ROUTES:
+        sample = re.sub(r"\(\?P<\w+>[^)]*\)", "x1", pattern.pattern.strip("^$"))
+        assert any(
+            a["method"] in (method, "ANY") and re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", a["path"]), sample)
+            for a in apis
+        ), f"{method} {sample} has no API Gateway route"
+
+
+# --- one source of truth ----------------------------------------------------------------------------------
+
+
+def test_packaging_reads_the_same_description() -> None:
+    deployment = load_deployment()
+    assert [s.name for s in deployment.functions] == list(FUNCTIONS)
+    predict = next(s for s in deployment.functions if s.name == "predict")
+    assert predict.models == ("pneumonia", "skin") and predict.memory_mb == FUNCTIONS["predict"]["memorySize"]
+    assert next(s for s in deployment.functions if s.name == "history").models == ()
+
+
+def test_cloudbase_variant_translates_triggers_and_references() -> None:
+    (timer,) = _triggers("timer")
+    assert cloudbase_timer(timer) == {"name": "model-update", "type": "timer", "config": "0 */10 * * * * *"}
+    assert (
+        cloudbase_env("s3://${env:COS_BUCKET}?region=${env:REGION}")
+        == "s3://{{env.COS_BUCKET}}?region={{env.REGION}}"
+    )
