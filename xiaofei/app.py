@@ -94,7 +94,7 @@ class App:
     def history(self) -> HistoryRepo:
         from .history import HistoryRepo
 
-        return HistoryRepo(self.store)
+        return HistoryRepo(self.store, secret=hashlib.sha256(b"cursor:" + self.secret).digest())
 
     @cached_property
     def tokens(self) -> TokenIssuer:
@@ -105,11 +105,11 @@ class App:
         if self._models is None:
             with self._lock:
                 if self._models is None:
-                    self._models = BundledModels(
-                        Path(self.settings.bundled_models_dir),
-                        self.settings.model_names,
-                        self.settings.threads,
-                    )
+                    # The registry (bootstrapped from the bundled packages on a fresh store) decides
+                    # which version serves; BundledModels stays for callers that pass it explicitly.
+                    from .model_source import RegistryModels
+
+                    self._models = RegistryModels.for_app(self)
         return self._models
 
 

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
+from .imaging import Box
+
 OVERLAY_MAX_SIDE = 384
-
-
-class ContentBox(Protocol):
-    top: int
-    left: int
-    height: int
-    width: int
 
 
 def _colormap() -> np.ndarray:
@@ -31,7 +25,7 @@ _LUT = _colormap()
 
 
 def cam_on_image(
-    cam: np.ndarray, box: ContentBox, input_size: tuple[int, int], size: tuple[int, int]
+    cam: np.ndarray, box: Box, input_size: tuple[int, int], size: tuple[int, int]
 ) -> Image.Image:
     """Map a CAM from the model's input canvas back onto the image: an 8-bit "L" image of ``size`` (w, h).
 
@@ -46,9 +40,7 @@ def cam_on_image(
     return cells.transform(size, Image.Transform.EXTENT, crop, resample=Image.Resampling.BILINEAR)
 
 
-def render_overlay(
-    image: Image.Image, cam: np.ndarray, box: ContentBox, input_size: tuple[int, int]
-) -> bytes:
+def render_overlay(image: Image.Image, cam: np.ndarray, box: Box, input_size: tuple[int, int]) -> bytes:
     """The image (at most OVERLAY_MAX_SIDE px) tinted where the model looked; PNG bytes.
 
     All pixel work is in Pillow's C loops (palette lookup, composite): this is on every request's path.

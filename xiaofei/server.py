@@ -161,15 +161,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.command == "OPTIONS":
             self._send(204, b"", _store_cors())
             return
-        store.verify_presigned(self.command, key, query)
         if self.command == "GET":
+            store.verify_presigned("GET", key, query)
             info = store.head(key)
             if info is None:
                 raise NotFound()
             self._send(200, store.get(key), {"Content-Type": info.content_type, **_store_cors()})
         elif self.command == "PUT":
-            content_type = self.headers.get("Content-Type", "application/octet-stream")
-            store.put(key, body, content_type)
+            store.accept_presigned_put(key, query, body)  # the signed size limit and content type
             self._send(200, b"", _store_cors())
             if key.startswith("uploads/"):
                 threading.Thread(target=self._emulate_cos_trigger, args=(key,), daemon=True).start()

@@ -17,8 +17,17 @@ from typing import Any
 
 from . import imaging, quality
 from .app import App, unknown_model
-from .errors import AppError, BadRequest, NotFound, PayloadTooLarge, StorageUnavailable, Unauthorized
+from .errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    StorageUnavailable,
+    Unauthorized,
+)
 from .heatmap import render_overlay
+from .history import idem_key, keys_for, parse_upload_key
 from .identity import Caller
 from .ids import is_valid_id, new_id
 from .inference import OnnxModel
@@ -122,29 +131,51 @@ def predict(
     """Read one image and return the answer; for a known caller, store image, heatmap and record."""
     name = resolve_model_name(app, model_name)
     request_key = validate_client_request_id(client_request_id)
-    keep = caller is not None and not caller.anonymous
-    if keep and request_key:
-        assert caller is not None
-        existing = app.history.find_by_client_request_id(caller.uid, request_key)
-        if existing is not None:
-            return public_record(app, existing)
     data = read_source(app, caller, source)
-    if record_id is None and (source.key or source.file_id):
-        assert caller is not None
-        record_id = _UPLOAD_KEY.match(upload_key_from(app, caller, source)).group(2)  # type: ignore[union-attr]
-    model = app.models.get(name, caller.uid if caller else "")
-    append_keys(model=name, model_version=model.version)
-    answer, image, heatmap_png = run_model(app, model, data)
-    answer["id"] = record_id or new_id()
-    if not keep:
+    if caller is None or caller.anonymous:  # nothing is kept: the heatmap travels inline
+        answer, _, heatmap_png = _answer(app, name, new_id(), data)
         answer["heatmap"] = {"data_url": "data:image/png;base64," + base64.b64encode(heatmap_png).decode()}
         answer["image"] = None
         return answer
-    assert caller is not None
-    record = store_prediction(app, caller, answer, image, heatmap_png, source)
-    if request_key:
-        app.history.remember_client_request_id(caller.uid, request_key, answer["id"])
+    if source.key or source.file_id:  # an upload's record id is its own: the trigger and this agree
+        record_id = parse_upload_key(caller.uid, upload_key_from(app, caller, source))[0]
+    record_id = record_id or new_id()
+    if request_key and not _claim(app, caller, request_key, record_id):
+        existing = app.history.find_by_client_request_id(caller.uid, request_key)
+        if existing is None:
+            raise Conflict()  # a twin request is still in flight: the client retries shortly
+        return public_record(app, existing)
+    try:
+        answer, image, heatmap_png = _answer(app, name, caller.uid, data)
+        answer["id"] = record_id
+        record = store_prediction(app, caller, answer, image, heatmap_png, source)
+    except AppError:
+        if request_key:  # let a retry of this failed request run again
+            _release(app, caller, request_key)
+        raise
     return public_record(app, record)
+
+
+def _answer(app: App, name: str, routing_key: str, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
+    model = app.models.get(name, routing_key)
+    append_keys(model=name, model_version=model.version)
+    return run_model(app, model, data)
+
+
+def _claim(app: App, caller: Caller, request_key: str, record_id: str) -> bool:
+    """Claim a client request id before doing the work, so concurrent retries make one record."""
+    try:
+        app.history.remember_client_request_id(caller.uid, request_key, record_id)
+        return True
+    except Conflict:
+        return False
+
+
+def _release(app: App, caller: Caller, request_key: str) -> None:
+    try:
+        app.store.delete(idem_key(caller.uid, request_key))
+    except AppError:
+        log.warning("could not release a client request id")
 
 
 def read_source(app: App, caller: Caller | None, source: ImageSource) -> bytes:
@@ -164,19 +195,13 @@ def read_source(app: App, caller: Caller | None, source: ImageSource) -> bytes:
     return data
 
 
-_UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})/([0-9a-z]{26})\.(jpg|jpeg|png|webp|bmp|dcm)$")
-
-
 def upload_key_from(app: App, caller: Caller, source: ImageSource) -> str:
     """The caller's own upload key, from a key or a WeChat fileID; anything else → not_found."""
-    if source.file_id is not None:
-        key = _key_from_file_id(app, source.file_id)
-    else:
-        key = source.key if isinstance(source.key, str) else ""
-    match = _UPLOAD_KEY.match(key)
-    if not match or match.group(1) != caller.uid or not is_valid_id(match.group(2)):
-        raise NotFound("The upload was not found.", "未找到上传的文件。")
-    return key
+    key = _key_from_file_id(app, source.file_id) if source.file_id is not None else source.key
+    _, ext = parse_upload_key(caller.uid, key if isinstance(key, str) else "")
+    if ext not in UPLOAD_EXTS:
+        raise NotFound()
+    return str(key)
 
 
 def _key_from_file_id(app: App, file_id: Any) -> str:
@@ -268,8 +293,6 @@ def store_prediction(
     app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes, source: ImageSource
 ) -> dict[str, Any]:
     """Image, then heatmap, then the record last: a failure never leaves a record pointing at nothing."""
-    from .history import keys_for
-
     keys = keys_for(caller.uid, answer["id"])
     written: list[str] = []
     try:
