@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import py_compile
 import re
 import shutil
 import stat
@@ -155,7 +154,8 @@ def glibc_floor(wheels: Iterable[Path]) -> str:
 
 # --- what to keep ---------------------------------------------------------------------------------------
 
-_DROP_DIRS = {"tests", "test", "__pycache__", "include", "_examples", "f2py", "_pyinstaller", "doc", "docs"}
+# Folders never imported when serving. Not "docs": botocore.docs is a package botocore imports.
+_DROP_DIRS = {"tests", "test", "__pycache__", "_examples", "f2py", "_pyinstaller"}
 _DROP_SUFFIXES = {
     ".pyc",
     ".pyo",
@@ -231,27 +231,50 @@ def unpack_wheel(wheel: Path, root: Path, keep: Callable[[str], bool] = keep_in_
     return kept, dropped
 
 
+_COMPILE = """
+import py_compile, sys
+from pathlib import Path
+root, checked = Path(sys.argv[1]), sys.argv[2] == "checked"
+modes = py_compile.PycInvalidationMode
+mode = modes.CHECKED_HASH if checked else modes.UNCHECKED_HASH
+sources = sorted(root.rglob("*.py"))
+for source in sources:
+    name = source.relative_to(root).as_posix()
+    py_compile.compile(str(source), dfile=name, doraise=True, invalidation_mode=mode)
+print(len(sources))
+"""
+
+
+def target_interpreter(python_version: str) -> str | None:
+    """A CPython of the target version: this one, or ``python3.X`` on the PATH (None: there is none)."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == python_version:
+        return sys.executable
+    found = shutil.which(f"python{python_version}")
+    if found is None:
+        return None
+    try:  # a pyenv shim may exist for a version that is not installed
+        probe = subprocess.run([found, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found if probe.returncode == 0 and probe.stdout.strip() == python_version else None
+
+
 def compile_tree(root: Path, python_version: str, *, checked: bool) -> int:
-    """Add ``__pycache__`` bytecode when this interpreter is the target version.
+    """Add ``__pycache__`` bytecode, compiled by a CPython of the target version when there is one.
 
     SCF's code and layer folders are read-only and it sets PYTHONDONTWRITEBYTECODE, so without them
-    every cold start compiles every module it imports. Hash-based pycs carry no mtime (the zips stay
-    byte-identical); ``checked`` ones are revalidated against their source (code packages: the console
-    may edit a .py), unchecked ones are not (the layer, which nobody edits).
+    every cold start compiles every module it imports (benchmarks/cold_start.py measures the cost).
+    Hash-based pycs carry no mtime, so the zips stay byte-identical; ``checked`` ones are revalidated
+    against their source (code packages: the console may edit a .py), unchecked ones are not (the
+    layer, which nobody edits). Returns the number of modules compiled (0: no such interpreter).
     """
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" != python_version:
+    python = target_interpreter(python_version)
+    if python is None:
         return 0
-    mode = py_compile.PycInvalidationMode
-    count = 0
-    for source in sorted(root.rglob("*.py")):
-        py_compile.compile(
-            str(source),
-            dfile=source.relative_to(root).as_posix(),
-            doraise=True,
-            invalidation_mode=mode.CHECKED_HASH if checked else mode.UNCHECKED_HASH,
-        )
-        count += 1
-    return count
+    done = subprocess.run([python, "-I", "-c", _COMPILE, str(root), "checked" if checked else "unchecked"],
+                          check=True, capture_output=True, text=True)  # fmt: skip
+    return int(done.stdout.strip() or 0)
 
 
 # --- the build ------------------------------------------------------------------------------------------
@@ -263,7 +286,7 @@ def _stamp(python_version: str) -> str:
     digest.update(lock_path(python_version).read_bytes())
     digest.update(Path(__file__).read_bytes())
     digest.update((ROOT / "infra" / "zips.py").read_bytes())
-    digest.update(f"{python_version}/{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    digest.update(f"{python_version}/{target_interpreter(python_version)}".encode())
     return digest.hexdigest()
 
 
