@@ -30,6 +30,7 @@ from infra.code import load_deployment, write_cloudbase
 from infra.layer import keep_in_layer, read_lock, unpack_wheel
 from infra.zips import extract, write_zip
 from tests.s3server import S3Settings
+from xiaofei.config import ENV_VARS
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -329,6 +330,7 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
     rc = json.loads((target / "cloudbaserc.json").read_text())
     env = rc["functions"][0]["envVariables"]
     assert env["XIAOFEI_SECRET"] == "{{env.XIAOFEI_SECRET}}" and "${" not in json.dumps(rc)
+    assert env["XIAOFEI_CLOUD_ENV"] == "{{env.ENV_ID}}" and set(env) <= ENV_VARS
     assert (target / ".gitignore").read_text().strip().endswith("*")
 
 
