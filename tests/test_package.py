@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,39 +76,44 @@ def clean_python() -> str:
     return str(base)
 
 
+FUNCTIONS = ("predict", "history", "model_update")
+
+
 @dataclass(frozen=True)
 class Built:
     out: Path
     summary: dict[str, Any]
     opt: Path  # the unpacked layer, shared by the functions (read-only on SCF)
+    code: dict[str, Path]  # each function's unpacked code zip, its /var/user
     seconds: float
 
-    def var_user(self, function: str, root: Path) -> Path:
-        target = root / function / "var" / "user"
-        if not target.exists():
-            extract(self.out / "functions" / f"{function}.zip", target)
-        return target
+    def var_user(self, function: str) -> Path:
+        return self.code[function]
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """``make package PYTHON_VERSION=<this Python>`` once per session (wheels cached, layer reused when
-    its inputs are unchanged), then the layer unpacked as /opt."""
+    its inputs are unchanged), unpacked as SCF does: the layer as /opt, each code zip as /var/user."""
     out = ROOT / "dist" / f"py{SMOKE_PYTHON}"
     out.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("scf")
     started = time.perf_counter()
-    with (out.parent / ".package.lock").open("w") as lock:  # other test sessions may build at once
+    with (out.parent / ".package.lock").open("w") as lock:  # another test session may build at once
         fcntl.flock(lock, fcntl.LOCK_EX)
         summary = package.build(
             package.BuildOptions(SMOKE_PYTHON, out, cloudbase=None), report=lambda _: None
         )
-        root = tmp_path_factory.mktemp("scf")
         extract(out / "layer.zip", root / "opt")
-        yield Built(out, summary, root / "opt", time.perf_counter() - started)
+        code = {name: root / name / "var" / "user" for name in FUNCTIONS}
+        for name, target in code.items():
+            extract(out / "functions" / f"{name}.zip", target)
+    return Built(out, summary, root / "opt", code, time.perf_counter() - started)
 
 
 @pytest.fixture(scope="session")
 def scf_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the handlers keep their store (the local default) and /tmp."""
     return tmp_path_factory.mktemp("var")
 
 
@@ -176,7 +180,7 @@ def test_packages_are_within_budget_and_sizes_json_says_so(built: Built) -> None
     sizes = json.loads((built.out / "sizes.json").read_text())
     assert sizes["problems"] == []
     by_name = {a["name"]: a for a in sizes["artifacts"]}
-    for name in ("predict", "history", "model_update"):
+    for name in FUNCTIONS:
         zipped = (built.out / "functions" / f"{name}.zip").stat().st_size
         assert by_name[name]["zip_bytes"] == zipped <= package.FUNCTION_ZIP_BUDGET
     assert by_name["layer"]["zip_bytes"] <= package.LAYER_ZIP_BUDGET
@@ -194,7 +198,7 @@ def test_code_zips_hold_what_each_function_serves(built: Built) -> None:
         with zipfile.ZipFile(built.out / "functions" / f"{function}.zip") as zf:
             return set(zf.namelist())
 
-    predict, history, update = names("predict"), names("history"), names("model_update")
+    predict, history, update = (names(function) for function in FUNCTIONS)
     for files in (predict, history, update):
         assert "index.py" in files and "xiaofei/__init__.py" in files
         assert not any("/tests/" in n for n in files)
@@ -241,7 +245,7 @@ def test_layer_is_stripped_but_keeps_what_serving_needs(built: Built) -> None:
 
 def test_predict_answers_every_trigger_in_a_clean_interpreter(built: Built, scf_root: Path) -> None:
     # GIVEN the predict package as /var/user, the layer as /opt, a store folder (as the default)
-    var_user = built.var_user("predict", scf_root)
+    var_user = built.var_user("predict")
     calls = [("function_url_predict.json", "context_scf.json"), ("apigw_predict.json", "context_scf.json"),
              ("cloudbase_http.json", "context_scf.json"), ("cloud_call_predict.json", "context_wx.json"),
              ("cos_upload.json", "context_scf.json")]  # fmt: skip
@@ -260,9 +264,9 @@ def test_predict_answers_every_trigger_in_a_clean_interpreter(built: Built, scf_
 def test_history_and_model_update_run_in_clean_interpreters(built: Built, scf_root: Path) -> None:
     env = file_env(scf_root)
     # GIVEN the mini program user of context_wx.json made one prediction (stored) in this store
-    run(built, built.var_user("predict", scf_root), [("cloud_call_predict.json", "context_wx.json")], env)
+    run(built, built.var_user("predict"), [("cloud_call_predict.json", "context_wx.json")], env)
     # WHEN the history function lists that user's records, and an anonymous browser asks too
-    var_user = built.var_user("history", scf_root)
+    var_user = built.var_user("history")
     result = run(built, var_user, [("cloud_call_history.json", "context_wx.json"),
                                    ("function_url_history.json", "context_scf.json")], env)  # fmt: skip
     listing, anonymous = result["answers"]
@@ -272,7 +276,7 @@ def test_history_and_model_update_run_in_clean_interpreters(built: Built, scf_ro
     assert http_body(anonymous)["error"]["code"] == "unauthorized"
     assert_isolated(result, var_user, built)
     # AND the timer job runs from its own package
-    update_dir = built.var_user("model_update", scf_root)
+    update_dir = built.var_user("model_update")
     timer = run(built, update_dir, [("timer.json", "context_scf.json")], env)["answers"][0]
     assert isinstance(timer, dict) and "error" not in timer, timer
 
@@ -283,7 +287,7 @@ def test_predict_stores_in_s3_through_the_stripped_boto3(
     # GIVEN the functions' storage is an S3 bucket (virtual-hosted addressing, as COS needs)
     env = {**file_env(scf_root), "XIAOFEI_STORAGE": s3_settings.url, **s3_settings.env,
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}  # fmt: skip
-    var_user = built.var_user("predict", scf_root)
+    var_user = built.var_user("predict")
     # WHEN a mini program user predicts
     result = run(built, var_user, [("cloud_call_predict.json", "context_wx.json")], env, localhost_dns=True)
     assert_prediction(result["answers"][0])
