@@ -90,6 +90,39 @@ print("COLD " + json.dumps(marks))
 """
 
 
+_SESSIONS = r"""
+import json, statistics, sys, time
+import numpy as np
+import onnxruntime as ort
+model, optimized, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+L = ort.GraphOptimizationLevel
+save = ort.SessionOptions()
+save.graph_optimization_level = L.ORT_ENABLE_EXTENDED
+save.optimized_model_filepath = optimized
+ort.InferenceSession(model, save, providers=["CPUExecutionProvider"])
+inp = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).get_inputs()[0]
+x = np.zeros([1] + [d if isinstance(d, int) else 1 for d in inp.shape[1:]], np.float32)
+out = {}
+for name, path, level in [("as shipped, ORT_ENABLE_ALL (what serving does)", model, L.ORT_ENABLE_ALL),
+                          ("pre-optimised (EXTENDED), ORT_ENABLE_ALL", optimized, L.ORT_ENABLE_ALL),
+                          ("pre-optimised (EXTENDED), ORT_ENABLE_BASIC", optimized, L.ORT_ENABLE_BASIC),
+                          ("pre-optimised (EXTENDED), ORT_DISABLE_ALL", optimized, L.ORT_DISABLE_ALL)]:
+    loads, firsts = [], []
+    for _ in range(runs):
+        o = ort.SessionOptions()
+        o.graph_optimization_level = level
+        o.intra_op_num_threads = 1
+        t = time.perf_counter()
+        s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+        t1 = time.perf_counter()
+        s.run(None, {inp.name: x})
+        loads.append(t1 - t)
+        firsts.append(time.perf_counter() - t1)
+    out[name] = [statistics.median(loads), statistics.median(firsts)]
+print("SESS " + json.dumps(out))
+"""
+
+
 @dataclass(frozen=True)
 class Layout:
     var_user: Path
@@ -213,6 +246,26 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def session_levels(dist: Path, runs: int) -> str:
+    """Session creation of each bundled model with the layer's onnxruntime: does a graph pre-optimised
+    at build time (optimized_model_filepath) make the load shorter?"""
+    lines = []
+    with scf_layout(dist, bytecode=True) as layout, tempfile.TemporaryDirectory() as tmp:
+        for model in sorted((layout.var_user / "xiaofei" / "models").glob("*/model.onnx")):
+            env = {"PYTHONPATH": str(layout.opt), "PATH": "/usr/bin:/bin", "HOME": tmp}
+            optimized = Path(tmp) / f"{model.parent.name}.onnx"
+            command = [clean_python(), "-S", "-c", _SESSIONS, str(model), str(optimized), str(runs)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            found = [line for line in done.stdout.splitlines() if line.startswith("SESS ")]
+            if done.returncode != 0 or not found:
+                raise RuntimeError(done.stderr[-2000:])
+            size = model.stat().st_size / 2**20
+            lines.append(f"{model.parent.name} ({size:.1f} MB): session load / first run, median of {runs}")
+            for name, (load, first) in json.loads(found[0][5:]).items():
+                lines.append(f"  {name:<48} {load * 1000:6.0f} ms  {first * 1000:6.0f} ms")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.cold_start", description=__doc__.split("\n")[0]
@@ -223,8 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         "--s3", action="store_true", help="the store is the local S3 server (boto3 on the path)"
     )
     parser.add_argument("--dist", type=Path, default=ROOT / "dist" / f"py{PYTHON_VERSION}")
+    parser.add_argument(
+        "--sessions", action="store_true", help="also time ONNX session loads per graph level"
+    )
     args = parser.parse_args(argv)
     ensure_packages(args.dist)
+    if args.sessions:
+        print(session_levels(args.dist, max(args.runs, 5)) + "\n")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp, store_env(Path(tmp), args.s3) as (env, dns):
         with scf_layout(args.dist, bytecode=True) as layout:
