@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import make_settings
+from xiaofei.config import Settings
 from xiaofei.errors import StorageUnavailable
 from xiaofei.storage import ObjectStore
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED = REPO / "model"
+# The bundled packages (another folder can be named for trying a freshly built pipeline output).
+BUNDLED = Path(os.environ.get("XIAOFEI_TEST_BUNDLED_DIR") or REPO / "model")
+
+
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """The shared test settings, with the bundled packages above."""
+    return make_settings(tmp_path, bundled_models_dir=str(BUNDLED), **overrides)
 
 
 class FakeClock:

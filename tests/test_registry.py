@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import make_settings
-from tests.registry_kit import FakeClock, FaultyStore, fake_package
+from tests.registry_kit import FakeClock, FaultyStore, fake_package, settings
 from xiaofei.app import App
 from xiaofei.errors import BadRequest, Conflict, NotFound, StorageUnavailable
 from xiaofei.metrics import classification_metrics, expected_calibration_error
@@ -23,7 +23,7 @@ from xiaofei.registry import Pointer, Registry, pointer_key
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
-    return Registry(App(make_settings(tmp_path)).store, clock=FakeClock())
+    return Registry(App(settings(tmp_path)).store, clock=FakeClock())
 
 
 def publish(registry: Registry, tmp_path: Path, version: str, name: str = "pneumonia") -> str:
@@ -108,11 +108,12 @@ def test_concurrent_pointer_writers_never_lose_an_update(registry: Registry, tmp
 
     def writer(i: int) -> None:
         for j in range(5):
-            registry.change_pointer(
-                "pneumonia",
-                lambda p, mark=f"{i}.{j}": replace(p, reason=(p.reason + " " + mark).strip()),
-                attempts=200,
-            )
+
+            def add_mark(p: Pointer | None, mark: str = f"{i}.{j}") -> Pointer:
+                assert p is not None
+                return replace(p, reason=(p.reason + " " + mark).strip())
+
+            registry.change_pointer("pneumonia", add_mark, attempts=200)
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
     for t in threads:
@@ -126,7 +127,7 @@ def test_concurrent_pointer_writers_never_lose_an_update(registry: Registry, tmp
 
 
 def test_a_storage_error_mid_promotion_leaves_the_previous_pointer(tmp_path: Path) -> None:
-    store = App(make_settings(tmp_path)).store
+    store = App(settings(tmp_path)).store
     registry = Registry(store)
     publish(registry, tmp_path, "1.0.0")
     publish(registry, tmp_path, "1.1.0")
@@ -179,6 +180,7 @@ def test_policy_parsing() -> None:
     assert policy.rollout.canary_weight == 0.3 and policy.rollout.straight_to_serving is False
     assert Policy.parse({"min_recall": 0.4}).recall_floor("x") == 0.4
     assert Policy.parse(Policy().to_json()) == Policy()
+    bad: Any
     for bad in (
         {"min_accuracy": 2},
         {"max_p95_ms": 0},

@@ -17,8 +17,8 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.scf.v20180416 import models
 
-from tests.conftest import load_event, make_settings
-from tests.registry_kit import fake_package
+from tests.conftest import load_event
+from tests.registry_kit import fake_package, settings
 from xiaofei import rollout_scf
 from xiaofei.app import App
 from xiaofei.registry import Registry
@@ -140,7 +140,7 @@ class FakeScf:
 
 
 def _registry(tmp_path: Path) -> Registry:
-    app = App(make_settings(tmp_path))
+    app = App(settings(tmp_path))
     registry = Registry(app.store)
     for name, version in (("pneumonia", "1.0.0"), ("pneumonia", "1.1.0"), ("skin", "2.0.0")):
         registry.publish(fake_package(tmp_path / "pkgs", name, version), by="test")
@@ -216,10 +216,16 @@ def test_the_timer_job_reconciles_in_scf_mode(tmp_path: Path, monkeypatch: pytes
     fake = FakeScf(busy_polls=1)
     monkeypatch.setattr(rollout_scf, "make_client", lambda region, environ=None: fake)
     app = App(
-        make_settings(tmp_path, scf_rollout="1", scf_function="xiaofei-predict", scf_region="ap-shanghai")
+        settings(
+            tmp_path,
+            models="pneumonia",
+            scf_rollout="1",
+            scf_function="xiaofei-predict",
+            scf_region="ap-shanghai",
+        )
     )
     summary = run_scheduled(app, load_event("timer.json"))
     assert summary["ok"], summary
     assert summary["scf"]["changed"] and fake.alias["primary"] == "1"
-    serving = {name: summary["models"][name]["serving"] for name in ("pneumonia", "skin")}
+    serving = {name: summary["models"][name]["serving"] for name in app.settings.model_names}
     assert fake.pins_of("1") == ",".join(f"{k}={v}" for k, v in sorted(serving.items()))

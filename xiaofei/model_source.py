@@ -230,9 +230,12 @@ class RegistryModels:
         try:
             folder = self.registry.fetch(name, version, self.cache_dir)
             model = OnnxModel.load(folder, threads=self.threads)
+            if model.name != name or model.version != version:
+                raise ModelUnavailable(details={"reason": "the manifest names another model or version"})
         except (ModelUnavailable, ManifestError, NotFound) as exc:
             reason = str(exc.details.get("reason") or exc.en)
             self._broken[(name, version)] = reason
+            shutil.rmtree(self.cache_dir / name / version, ignore_errors=True)  # never keep a bad copy
             log.error(
                 "model version refused; it will not be served",
                 extra={"model": name, "version": version, "reason": reason},
@@ -241,13 +244,6 @@ class RegistryModels:
         except AppError as exc:  # storage trouble: try again at the next refresh
             log.warning(
                 "model version not downloaded", extra={"model": name, "version": version, "code": exc.code}
-            )
-            return None
-        if model.name != name or model.version != version:
-            self._broken[(name, version)] = "the manifest names another model or version"
-            log.error(
-                "model version refused; it will not be served",
-                extra={"model": name, "version": version, "reason": self._broken[(name, version)]},
             )
             return None
         return model

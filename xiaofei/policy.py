@@ -35,14 +35,14 @@ class Policy:
     ``"*"``, every other label) to its floor; ``max_regression`` is the largest allowed drop in accuracy
     and macro-F1 against the serving version on the same golden images."""
 
-    min_accuracy: float = 0.80
-    min_macro_f1: float = 0.75
-    min_recall: dict[str, float] = field(default_factory=lambda: {"*": 0.60})
-    max_regression: float = 0.02
-    max_ece: float = 0.10
+    min_accuracy: float = 0.70
+    min_macro_f1: float = 0.65
+    min_recall: dict[str, float] = field(default_factory=lambda: {"*": 0.50})
+    max_regression: float = 0.05  # one image of a 30-image golden set is 0.033
+    max_ece: float = 0.05  # beyond what chance explains on the golden set (see gate._check_golden)
     min_acceptance_rate: float = 0.95
-    min_rejection_rate: float | None = 0.90
-    max_p95_ms: float = 2000.0
+    min_rejection_rate: float | None = 0.95  # issue 7's target on out-of-domain images
+    max_p95_ms: float = 1000.0
     max_model_bytes: int = 100_000_000
     rollout: Rollout = field(default_factory=Rollout)
 

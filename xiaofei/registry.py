@@ -9,7 +9,7 @@ Layout (see DESIGN.md)::
     models/{name}/golden/index.json + images                             the gate's evaluation set
     models/{name}/policy.json                                            the gate's thresholds, rollout plan
     models/{name}/LEASE.json                                             the update job's lease
-    audit/{yyyy}/{mm}/{inverted-ms}-{id}.json                            who, when, what, why
+    audit/{yyyy}/{mm}/{inverted-ms}-{id}.json                            who, when, what, why (xiaofei.audit)
 
 ``CURRENT.json`` is the single source of truth. It is replaced in one conditional write (``if_match`` the
 etag read before the new state was computed), so two writers cannot interleave: the loser gets
@@ -39,8 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import audit
 from .errors import BadRequest, Conflict, ModelUnavailable, NotFound
-from .ids import inverted_ms, new_id
 from .inference import sha256_file
 from .manifest import Manifest, ManifestError
 
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROOT = "models"
-AUDIT = "audit"
 PACKAGE_FILES = ("model.onnx", "manifest.json")
 EXTRA_FILES = ("MODEL_CARD.md", "reliability.png")  # copied when a package ships them
 RESERVED = frozenset({"golden", "CURRENT.json", "policy.json", "LEASE.json"})
@@ -392,36 +391,20 @@ class Registry:
         version: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> str:
-        """Append one entry (create-only keys: nothing is ever overwritten); returns its key."""
-        now = self.clock()
-        when = datetime.fromtimestamp(now, timezone.utc)
-        entry_id = new_id(int(now * 1000))
-        key = f"{AUDIT}/{when:%Y}/{when:%m}/{inverted_ms(int(now * 1000))}-{entry_id}.json"
-        entry = {
-            "id": entry_id,
-            "at": iso(now),
-            "by": by,
-            "action": action,
-            "model": model,
-            "version": version,
-            "reason": reason,
-            "details": details or {},
-        }
-        self.store.put(key, dumps(entry), "application/json", if_none_match=True)
-        return key
+        """Append one entry to the audit log (``xiaofei.audit``); returns its key."""
+        return audit.append(
+            self.store,
+            self.clock(),
+            action,
+            by=by,
+            reason=reason,
+            model=model,
+            version=version,
+            details=details,
+        )
 
     def audit_log(self, limit: int = 20, model: str | None = None) -> list[dict[str, Any]]:
-        """The newest entries first (months newest first, keys within a month sort newest first)."""
-        months = sorted({"/".join(i.key.split("/")[:3]) for i in self.iter_keys(f"{AUDIT}/")}, reverse=True)
-        entries: list[dict[str, Any]] = []
-        for month in months:
-            for info in self.iter_keys(month + "/"):
-                entry = self.read_json(info.key)
-                if model is None or entry.get("model") == model:
-                    entries.append(entry)
-                    if len(entries) >= limit:
-                        return entries
-        return entries
+        return audit.recent(self.store, limit=limit, model=model)
 
     # -- operator actions (the job uses the same ones)
 
