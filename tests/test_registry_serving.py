@@ -169,3 +169,19 @@ def test_store_outage_keeps_serving_and_a_cold_start_uses_the_bundled_package(
     assert isinstance(cold_models, RegistryModels)
     cold_models.registry.store = Down()  # type: ignore[assignment]
     assert cold_models.get("pneumonia").version == BUNDLED_VERSION
+
+
+def test_local_disk_trouble_is_retried_at_the_next_refresh(app: App, tmp_path: Path) -> None:
+    tick = Tick()
+    models = source(app, tick)
+    loaded = models.get("pneumonia")
+    models.registry.publish(variant(tmp_path, "7.0.0"), by="test")
+    models.registry.promote("pneumonia", "7.0.0", by="test", force=True)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    models.cache_dir = blocker  # the download cannot be written
+    tick.now = 10
+    assert models.get("pneumonia") is loaded
+    models.cache_dir = tmp_path / "cache2"  # the disk is fine again: not remembered as a broken version
+    tick.now = 20
+    assert models.get("pneumonia").version == "7.0.0"

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AppError, NotFound
+from .errors import AppError, ModelUnavailable, NotFound
 from .inference import OnnxModel, available_cpus, sha256_file
 from .manifest import Manifest, ManifestError
 from .metrics import classification_metrics, percentile
@@ -240,7 +240,12 @@ def _checks(
     with run.check("golden") as entry:
         items, golden_sha = _golden_items(registry, name, manifest)
         model = _load(package, threads)
-        candidate = run_golden(model, items, max_bytes, max_pixels)
+        try:
+            candidate = run_golden(model, items, max_bytes, max_pixels)
+        except ModelUnavailable:  # ONNX Runtime failed on a real image (it ran on zeros)
+            raise Rejected(
+                "golden", "the model fails while reading golden images.", "模型在读取金标准图片时出错。"
+            ) from None
         figures = _figures(candidate, items, manifest)
         run.out.update({"metrics": figures.pop("summary"), **figures})
         run.out["golden"] = {
@@ -431,8 +436,6 @@ def _golden_items(registry: Registry, name: str, manifest: Manifest) -> tuple[li
 
 
 def _load(package: Path, threads: int) -> OnnxModel:
-    from .errors import ModelUnavailable
-
     try:
         return OnnxModel.load(package, threads=threads)
     except ModelUnavailable as exc:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .app import unknown_model
-from .errors import AppError, ModelUnavailable, NotFound, StorageUnavailable
+from .errors import AppError, ModelUnavailable, NotFound
 from .inference import OnnxModel
 from .manifest import ManifestError
 from .registry import Pointer, Registry
@@ -171,7 +171,7 @@ class RegistryModels:
         now = self.monotonic()
         try:
             pointer = self._pointer(name)
-        except (StorageUnavailable, ModelUnavailable) as exc:
+        except AppError as exc:  # storage down, unreadable pointer, broken bundled manifest
             log.warning(
                 "cannot read the model pointer; keeping what is loaded",
                 extra={"model": name, "code": exc.code},
@@ -241,9 +241,10 @@ class RegistryModels:
                 extra={"model": name, "version": version, "reason": reason},
             )
             return None
-        except AppError as exc:  # storage trouble: try again at the next refresh
+        except (AppError, OSError) as exc:  # storage or local disk trouble: try again at the next refresh
+            code = exc.code if isinstance(exc, AppError) else type(exc).__name__
             log.warning(
-                "model version not downloaded", extra={"model": name, "version": version, "code": exc.code}
+                "model version not downloaded", extra={"model": name, "version": version, "code": code}
             )
             return None
         return model

@@ -442,8 +442,12 @@ class Registry:
         if canary_weight is not None and not 0 < canary_weight < 1:
             raise BadRequest("The canary weight must be between 0 and 1.", "灰度比例必须在 0 到 1 之间。")
         now = self.now()
+        replaced: list[str] = []  # a canary this change ends without promoting it
 
         def change(current: Pointer | None) -> Pointer:
+            replaced.clear()
+            if current is not None and current.canary is not None and current.canary.version != version:
+                replaced.append(current.canary.version)
             if expect_canary and (
                 current is None or current.canary is None or current.canary.version != version
             ):
@@ -467,6 +471,8 @@ class Registry:
 
         pointer = self.change_pointer(name, change)
         self.mark(name, version, "canary" if canary_weight is not None else "serving")
+        for withdrawn in replaced:
+            self.mark(name, withdrawn, "withdrawn")
         self.audit(
             "canary" if canary_weight is not None else "promote",
             by=by,
