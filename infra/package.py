@@ -28,7 +28,7 @@ from typing import Any
 
 from .code import build_code, load_deployment, write_cloudbase
 from .layer import PLATFORMS, TARGET_PYTHON, build_layer, cp_tag, write_lock
-from .zips import sha256_of, unzipped_size
+from .zips import content_sha256, sha256_of, unzipped_size
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -45,13 +45,15 @@ class Artifact:
     unzipped_bytes: int
     files: int
     sha256: str
+    content_sha256: str  # the same on any machine for the same sources and wheels (infra/zips.py)
     zip_budget: int
     problems: list[str] = field(default_factory=list)
 
 
 def measure(path: Path, name: str, kind: str, budget: int) -> Artifact:
     unzipped, files = unzipped_size(path)
-    artifact = Artifact(name, kind, path.stat().st_size, unzipped, files, sha256_of(path), budget)
+    size = path.stat().st_size
+    artifact = Artifact(name, kind, size, unzipped, files, sha256_of(path), content_sha256(path), budget)
     if artifact.zip_bytes > budget:
         artifact.problems.append(f"{name}: {artifact.zip_bytes / MB:.1f} MB zipped > {budget / MB:.0f} MB")
     return artifact

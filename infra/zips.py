@@ -59,6 +59,17 @@ def extract(path: Path, target: Path) -> None:
                 Path(out).chmod(mode)
 
 
+def content_sha256(path: Path) -> str:
+    """A fingerprint of what a zip holds (names, modes, bytes), independent of the compressor: two
+    builds with another zlib give other zip bytes but the same content hash."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            digest.update(f"{info.filename}\0{info.external_attr >> 16:o}\0{info.file_size}\0".encode())
+            digest.update(zf.read(info))
+    return digest.hexdigest()
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
