@@ -25,7 +25,7 @@ export const ENDPOINTS = Object.freeze({
 // Codes worth a "retry" button: the same request may well succeed a moment later.
 const RETRYABLE = new Set([
   "network_error", "timeout", "bad_response", "internal_error", "conflict",
-  "unavailable", "model_unavailable", "storage_unavailable", "invalid_manifest", "unknown_error",
+  "unavailable", "model_unavailable", "storage_unavailable", "invalid_manifest", "unknown_error", "rollout_failed",
 ]);
 
 export class ApiError extends Error {

@@ -100,7 +100,8 @@ function renderModelDemo() {
   const current = state.models.find((m) => m.name === state.model);
   const demo = $("model-demo");
   demo.textContent = t("result.demo");
-  show(demo, Boolean(current && current.demo));
+  // An answer carries its own demo notice: one banner at a time is enough.
+  show(demo, Boolean(current && current.demo) && !state.result);
 }
 
 function selectModel(name) {
@@ -155,6 +156,7 @@ async function useSample(sample) {
   if (sample.model && sample.model !== state.model) selectModel(sample.model);
   state.phase = "sample";
   state.error = null;
+  clearResult();
   renderProgress();
   renderError();
   let file;
@@ -201,11 +203,19 @@ function renderResultView() {
   const box = $("result");
   clear(box);
   show(box, Boolean(state.result));
+  renderModelDemo();
   if (!state.result) return;
   const {rec, imageUrl, fallbackUrl, view} = state.result;
   const again = h("div", {class: "card-actions"},
     h("button", {type: "button", class: "secondary", onclick: () => $("drop").focus()}, t("action.again")));
   box.append(renderResult(rec, {imageUrl, fallbackUrl, view, actions: again}));
+}
+
+/** A new analysis starts: the previous answer goes (next to a new error it would read as this image's). */
+function clearResult() {
+  if (state.result && state.result.localUrl) URL.revokeObjectURL(state.result.localUrl);
+  state.result = null;
+  renderResultView();
 }
 
 function announceResult(rec) {
@@ -223,10 +233,7 @@ async function analyze(file) {
   state.phase = "uploading";
   state.progress = 0;
   state.error = null;
-  // The previous answer goes: next to a new error it would read as this image's answer.
-  if (state.result && state.result.localUrl) URL.revokeObjectURL(state.result.localUrl);
-  state.result = null;
-  renderResultView();
+  clearResult();
   renderError();
   renderProgress();
   try {

@@ -196,6 +196,15 @@ const ERRORS = {
     zh: "模型配置有误，暂时无法使用，请稍后重试。",
     en: "The model is misconfigured and cannot be used right now. Please try again later.",
   },
+  // Operator-side codes (model policy, function rollout): never expected here, but never shown raw either.
+  invalid_policy: {
+    zh: "模型配置有误，暂时无法使用，请稍后重试。",
+    en: "The model is misconfigured and cannot be used right now. Please try again later.",
+  },
+  rollout_failed: {
+    zh: "服务正在更新，请稍后重试。",
+    en: "The service is being updated. Please try again shortly.",
+  },
   unavailable: {
     zh: "服务暂时不可用，请稍后重试。",
     en: "The service is temporarily unavailable. Please try again shortly.",

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -91,6 +92,11 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in ("127.0.0.1", "localhost")
+
+
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Any]:
     """A factory of pages, each in a fresh context (own localStorage = own anonymous session).
@@ -99,6 +105,7 @@ def new_page(browser: Any) -> Iterator[Any]:
     """
     contexts: list[Any] = []
     errors: list[str] = []
+    foreign: list[str] = []
 
     def make(*, locale: str = "zh-CN", width: int = 1100, height: int = 900, mobile: bool = False) -> Any:
         context = browser.new_context(
@@ -110,14 +117,19 @@ def new_page(browser: Any) -> Iterator[Any]:
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
+        context.on("request", lambda req: None if _is_local(req.url) else foreign.append(req.url))
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # Intercept file choosers from the start: expect_file_chooser() alone subscribes asynchronously,
+        # and a chooser opened by a fast key press could slip past it (and be cancelled).
+        page.on("filechooser", lambda chooser: None)
         return page
 
     yield make
     for context in contexts:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+    assert not foreign, f"the page fetched from outside the local server: {foreign}"
 
 
 @pytest.fixture

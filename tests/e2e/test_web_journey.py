@@ -28,6 +28,7 @@ LOADED = "img => img.complete && img.naturalWidth > 0"
 def analyze_sample(page: Any, file: str) -> str:
     """Click a bundled sample image; return the new record's id."""
     page.locator(f'.sample[data-file="{file}"]').click()
+    expect(page.get_by_test_id("result-card")).to_have_count(0)  # the previous answer goes at once
     card = wait_result(page)
     record_id = card.get_attribute("data-id")
     assert record_id

@@ -47,10 +47,11 @@ class Server:
 
 
 RESULT_TIMEOUT_MS = 30_000
+PAGE = "/"  # where `xiaofei serve` serves the web page
 
 
 def open_home(page: Any, server: Server) -> None:
-    page.goto(server.url + "/")
+    page.goto(server.url + PAGE)
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
@@ -73,7 +74,7 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     raw = page.screenshot(full_page=full_page, animations="disabled", caret="hide")
-    image = Image.open(io.BytesIO(raw)).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    image = Image.open(io.BytesIO(raw)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     path = SCREENSHOTS / f"{name}.png"
     image.save(path, optimize=True)
     return path
