@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +177,66 @@ def test_non_image_shows_bilingual_unsupported_format(page: Any, server: Server,
     expect(message).to_contain_text("Unsupported file type")
 
 
+def throttle_uploads(page: Any, bytes_per_s: int) -> Any:
+    """Slow the page's uploads down (Chromium's own network emulation), so progress can be watched."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": bytes_per_s},
+    )
+    return cdp
+
+
+def test_upload_progress_is_shown_and_can_be_cancelled(page: Any, server: Server, xray_file: Path) -> None:
+    # GIVEN a slow connection: the sample takes a few seconds to upload
+    open_home(page, server)
+    cdp = throttle_uploads(page, max(1, xray_file.stat().st_size // 3))
+
+    # WHEN an image is picked, THEN the progress bar counts up, with a cancel button
+    choose_file(page, xray_file)
+    seen = page.wait_for_function(
+        """() => {
+            const bar = document.getElementById("progress-bar");
+            const text = document.getElementById("progress-text").textContent;
+            return bar.hasAttribute("value") && bar.value > 0 && bar.value < 1 && [bar.value, text];
+        }""",
+        timeout=10_000,
+    ).json_value()
+    assert re.fullmatch(r"正在上传… [1-9]\d?%", seen[1]), seen
+    expect(page.locator("#cancel")).to_be_visible()
+
+    # WHEN it is cancelled, THEN the page is back to idle: no spinner, no error, no answer
+    page.locator("#cancel").click()
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.get_by_test_id("error-message")).to_have_count(0)
+    expect(page.get_by_test_id("result-card")).to_have_count(0)
+
+    # AND at full speed the same file goes through
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    choose_file(page, xray_file)
+    wait_result(page)
+
+
+def drop_file(page: Any, path: Path, mime: str) -> None:
+    """Drop a file on the drop zone, as a drag from the desktop would (a real DataTransfer with a File)."""
+    page.locator("#drop").evaluate(
+        """(zone, [b64, name, type]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], name, {type}));
+            for (const kind of ["dragenter", "dragover", "drop"]) {
+                const init = {dataTransfer: data, bubbles: true, cancelable: true};
+                zone.dispatchEvent(new DragEvent(kind, init));
+            }
+        }""",
+        [base64.b64encode(path.read_bytes()).decode(), path.name, mime],
+    )
+
+
 def test_blank_image_is_refused_without_a_diagnosis(page: Any, server: Server, tmp_path: Path) -> None:
     # GIVEN a flat grey picture: an image, but no radiograph
     blank = tmp_path / "blank.png"
@@ -183,8 +245,8 @@ def test_blank_image_is_refused_without_a_diagnosis(page: Any, server: Server, t
     blank.write_bytes(buffer.getvalue())
     open_home(page, server)
 
-    # WHEN it is analysed
-    choose_file(page, blank)
+    # WHEN it is dropped on the drop zone
+    drop_file(page, blank, "image/png")
 
     # THEN the input gate's refusal is shown: a reason, no label, probabilities marked as not a diagnosis
     card = wait_result(page)
