@@ -44,8 +44,7 @@ function verdict(rec) {
 function uncertainBox(rec) {
   return h("div", {class: "notice uncertain", "data-testid": "result-uncertain"},
     h("p", {class: "notice-title"}, t("result.uncertain")),
-    rec.uncertain_reason ? h("p", {}, pick(rec.uncertain_reason)) : null,
-    h("p", {}, t("result.uncertainHelp")));
+    h("p", {}, pick(rec.uncertain_reason) || t("result.uncertainHelp")));
 }
 
 function refusedBox(rec) {
@@ -109,6 +108,7 @@ function figure(rec, imageUrl, fallbackUrl, view, onViewChange) {
   const apply = () => {
     view.heatmap = toggle.checked;
     view.opacity = Number(opacity.value) / 100;
+    view.touched = true;
     opacity.disabled = !view.heatmap;
     heatImg.style.opacity = view.heatmap ? String(view.opacity) : "0";
     heatImg.hidden = !view.heatmap;
@@ -142,6 +142,8 @@ function meta(rec) {
 export function renderResult(rec, {imageUrl = "", fallbackUrl = "", view = {heatmap: true, opacity: 0.8}, onViewChange,
   title = true, actions = null} = {}) {
   const refused = isRefused(rec);
+  // A refused image gets no opinion, so its heatmap starts hidden (still there, for transparency).
+  if (refused && view.heatmap && !view.touched) view.heatmap = false;
   const classes = ["card", refused ? "is-refused" : "", !refused && rec.uncertain ? "is-uncertain" : ""];
   const demo = rec.model && rec.model.demo;
   const anonymous = rec.heatmap && rec.heatmap.data_url && !rec.heatmap.key;
