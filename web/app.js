@@ -152,7 +152,7 @@ async function loadSamples() {
 }
 
 async function useSample(sample) {
-  if (state.busy) return;
+  if (state.busy || state.phase) return; // one analysis at a time
   if (sample.model && sample.model !== state.model) selectModel(sample.model);
   state.phase = "sample";
   state.error = null;
