@@ -286,7 +286,12 @@ def _stamp(python_version: str) -> str:
     digest.update(lock_path(python_version).read_bytes())
     digest.update(Path(__file__).read_bytes())
     digest.update((ROOT / "infra" / "zips.py").read_bytes())
-    digest.update(f"{python_version}/{target_interpreter(python_version)}".encode())
+    python = target_interpreter(python_version)
+    compiler = "none"
+    if python is not None:  # the exact release that writes the pycs (their bytes may differ between releases)
+        probe = [python, "-I", "-c", "import platform; print(platform.python_version())"]
+        compiler = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    digest.update(f"{python_version}/{compiler}".encode())
     return digest.hexdigest()
 
 
