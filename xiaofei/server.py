@@ -115,8 +115,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             body = self._read_body()
             if path.startswith("/_store/"):
                 self._store(path[len("/_store/") :], query, body)
-            elif self.command == "GET" and (path == "/" or path.startswith("/web/")):
-                self._static(WEB_DIR, "index.html" if path == "/" else path[len("/web/") :])
+            elif self.command == "GET" and path in ("/", "/web/", "/index.html"):
+                self._static(WEB_DIR, "index.html")
+            elif self.command == "GET" and path.startswith("/web/"):
+                self._static(WEB_DIR, path[len("/web/") :])
+            elif self.command == "GET" and "/" not in path[1:] and (WEB_DIR / path[1:]).is_file():
+                self._static(WEB_DIR, path[1:])  # the page's own files, linked relative to "/"
             elif self.command == "GET" and path.rstrip("/") == "/samples":
                 self._json(200, {"samples": list_samples(self._samples_dir())})
             elif self.command == "GET" and path.startswith("/samples/"):
