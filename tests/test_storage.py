@@ -111,7 +111,10 @@ def moto_client() -> Any:
     import boto3
     import moto  # noqa: F401  (its botocore hook must exist before the client is made)
 
-    return boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    # A new session: boto3's default one may predate moto's import (made by an earlier test module),
+    # and then its clients would not carry moto's hook and would try the real endpoint.
+    session = boto3.session.Session()
+    return session.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
 
 
 @pytest.fixture(scope="module")
