@@ -120,9 +120,10 @@ def classifier_initializer(model: Any, classes: int) -> Any:
     return candidates[-1]
 
 
-def degrade_onnx(strength: float = 2.5, seed: int = 0) -> Callable[[Path, dict[str, Any]], None]:
-    """An ``onnx`` edit that adds noise to the classifier weights (and to the manifest's CAM copy of them),
-    so the model is worse but still a valid, consistent package."""
+def degrade_onnx(mix: float = 0.6) -> Callable[[Path, dict[str, Any]], None]:
+    """An ``onnx`` edit that blends each class's classifier weights with the next class's
+    (``(1 - mix) · w_c + mix · w_{c+1}``; the manifest's CAM copy follows), so the model confuses
+    neighbouring classes — a worse but still valid, consistent package. Deterministic."""
 
     def edit(path: Path, manifest: dict[str, Any]) -> None:
         import numpy as np
@@ -132,14 +133,11 @@ def degrade_onnx(strength: float = 2.5, seed: int = 0) -> Callable[[Path, dict[s
         model = onnx.load(str(path))
         classes = len(manifest["labels"])
         init, array = classifier_initializer(model, classes)
-        rng = np.random.default_rng(seed)
-        noisy = array + strength * float(np.abs(array).mean()) * rng.standard_normal(array.shape).astype(
-            array.dtype
-        )
-        init.CopyFrom(numpy_helper.from_array(noisy.astype(array.dtype), init.name))
+        axis = 0 if array.shape[0] == classes else 1
+        mixed = ((1 - mix) * array + mix * np.roll(array, -1, axis=axis)).astype(array.dtype)
+        init.CopyFrom(numpy_helper.from_array(mixed, init.name))
         onnx.save(model, str(path))
-        weights = noisy if noisy.shape[0] == classes else noisy.T
-        manifest["cam"]["weights"] = weights.astype(float).tolist()
+        manifest["cam"]["weights"] = (mixed if axis == 0 else mixed.T).astype(float).tolist()
 
     return edit
 

@@ -83,7 +83,12 @@ BAD: dict[str, tuple[dict[str, Any], str, str]] = {
         "input shape",
     ),
     "manifest promising other channels": ({"manifest": _wrong_channels}, "signature", "input"),
-    "overconfident (temperature edited)": ({"manifest": _overconfident}, "golden", "ECE"),
+    # a somewhat worse model that claims near-certainty: its calibration error is beyond chance
+    "overconfident (temperature edited)": (
+        {"manifest": _overconfident, "onnx": degrade_onnx(0.3)},
+        "golden",
+        "ECE",
+    ),
     "missing field": ({"manifest": _missing_field}, "manifest", "temperature"),
     "swapped labels": ({"manifest": _swap_labels}, "labels", "label_change"),
     "declared label change, but the model did not change": (
@@ -91,7 +96,8 @@ BAD: dict[str, tuple[dict[str, Any], str, str]] = {
         "golden",
         "",
     ),
-    "worse model": ({"onnx": degrade_onnx()}, "golden", ""),
+    "worse than the serving version": ({"onnx": degrade_onnx(0.3)}, "golden", "worse than the serving"),
+    "worse than the policy's floor": ({"onnx": degrade_onnx(0.6)}, "golden", "below the policy minimum"),
 }
 
 
@@ -135,7 +141,7 @@ def test_policy_limits(
     registry: Registry, tmp_path: Path, policy: dict[str, Any], check: str, words: str
 ) -> None:
     if check == "golden":
-        registry.publish(variant(tmp_path, "9.1.0", onnx=degrade_onnx(0.6, seed=3)), by="test")
+        registry.publish(variant(tmp_path, "9.1.0", onnx=degrade_onnx(0.3)), by="test")
     else:
         registry.publish(variant(tmp_path, "9.1.0"), by="test")
     _policy(registry, **policy)

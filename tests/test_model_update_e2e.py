@@ -77,7 +77,7 @@ def test_publish_canary_promote_rollback_under_traffic(live: tuple[str, App], tm
 
     # GIVEN an older, weaker model serving (put there by an operator), and a policy with a 30 % canary
     registry.bootstrap("pneumonia")
-    registry.publish(variant(tmp_path / "old", "0.9.0", onnx=degrade_onnx(0.8, seed=1)), by="operator")
+    registry.publish(variant(tmp_path / "old", "0.9.0", onnx=degrade_onnx(0.3)), by="operator")
     registry.promote("pneumonia", "0.9.0", by="operator", force=True, reason="an older model")
     policy = json.loads(registry.store.get("models/pneumonia/policy.json"))
     policy["rollout"] = {"canary_weight": WEIGHT, "canary_minutes": 60, "straight_to_serving": False}

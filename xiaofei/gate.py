@@ -288,8 +288,11 @@ def _check_manifest(registry: Registry, name: str, version: str, package: Path) 
         data = registry.manifest_bytes(name, version)
     except NotFound:
         raise Rejected("manifest", "manifest.json is missing.", "缺少 manifest.json。") from None
+    from . import quality
+
     try:
         manifest = Manifest.loads(data)
+        quality.check_manifest(manifest)  # the input gate's fitted section too
     except ManifestError as exc:
         raise Rejected("manifest", exc.en, exc.zh, **exc.details) from None
     if manifest.name != name or manifest.version != version:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import quality
 from .app import unknown_model
 from .errors import AppError, ModelUnavailable, NotFound
 from .inference import OnnxModel
@@ -230,6 +231,7 @@ class RegistryModels:
         try:
             folder = self.registry.fetch(name, version, self.cache_dir)
             model = OnnxModel.load(folder, threads=self.threads)
+            quality.check_manifest(model.manifest)  # every request would fail on a malformed input gate
             if model.name != name or model.version != version:
                 raise ModelUnavailable(details={"reason": "the manifest names another model or version"})
         except (ModelUnavailable, ManifestError, NotFound) as exc:
