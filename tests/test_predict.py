@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from functions.predict.index import main_handler as predict_handler
+from model.pipeline.synthetic import make_chest_xray
+from tests import imagegen
 from tests.conftest import wx_context
 from xiaofei.app import App
 
@@ -159,20 +161,19 @@ def test_signed_in_browser_keeps_history(app: App) -> None:
 
 
 def test_stored_image_has_no_metadata(app: App) -> None:
-    # GIVEN a phone photo with EXIF (GPS included)
-    img = Image.fromarray((np.random.default_rng(1).random((600, 800)) * 255).astype(np.uint8), "L")
-    exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # Make
-    exif[0x8825] = {2: ((31, 1), (14, 1), (0, 1))}  # GPSInfo: latitude
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", exif=exif.tobytes())
-    status, session = call(http_event("POST", "/session"))
-    auth = {"authorization": f"Bearer {session['token']}"}
-    status, answer = call(http_event("POST", "/predict", buf.getvalue(), "image/jpeg", auth))
+    # GIVEN a phone photo of a film with EXIF (camera, GPS, comment) and a colour profile
+    photo = imagegen.exif_jpeg(
+        make_chest_xray("viral", np.random.default_rng(5), size=(600, 800)).convert("RGB")
+    )
+    token = call(http_event("POST", "/session"))[1]["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    status, answer = call(http_event("POST", "/predict", photo, "image/jpeg", auth))
     assert status == 200
+    # THEN the stored copy has none of it
     stored = app.store.get(answer["image"]["key"])
     with Image.open(io.BytesIO(stored)) as kept:
         assert not kept.getexif() and "exif" not in kept.info and "icc_profile" not in kept.info
+        assert "comment" not in kept.info
 
 
 # --- mini program cloud calls -----------------------------------------------------------------------
@@ -252,20 +253,8 @@ def test_bad_http_input(app: App, why: str, body: bytes, content_type: str, stat
 
 
 def test_image_too_large_by_header(app: App) -> None:
-    # a PNG whose header claims 20000 × 20000 px: refused before any pixel is allocated
-    import struct
-    import zlib
-
-    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
-    png = (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", 13)
-        + b"IHDR"
-        + ihdr
-        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-        + b"\x00" * 32
-    )
-    status, answer = call(http_event("POST", "/predict", png, "image/png"))
+    # a valid PNG whose header claims 20000 × 20000 px: refused before any pixel is allocated
+    status, answer = call(http_event("POST", "/predict", imagegen.forged_png(20000, 20000), "image/png"))
     assert (status, answer["error"]["code"]) == (413, "image_too_large")
 
 

@@ -143,8 +143,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         limit = self.server.app.settings.max_body_bytes * 4 // 3 + 65536
         if size < 0 or size > limit:
             self.close_connection = True
+            self._discard(min(size, 8 * limit))  # so the client reads our 413 instead of a broken pipe
             raise PayloadTooLarge()
         return self.rfile.read(size)
+
+    def _discard(self, size: int) -> None:
+        while size > 0:
+            chunk = self.rfile.read(min(size, 1 << 20))
+            if not chunk:
+                return
+            size -= len(chunk)
 
     def _invoke(self, path: str, query: dict[str, str], body: bytes) -> None:
         function = function_for(path)

@@ -396,17 +396,13 @@ def _known(caller: Caller | None) -> Caller:
 
 
 def parse_limit(value: Any, default: int = 20) -> int:
+    """A whole number from 1 to 50 (an int, or its decimal digits as text)."""
     if value in (None, ""):
         return default
-    try:
-        limit = int(value)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(
-            "limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。"
-        ) from exc
-    if isinstance(value, bool) or not 1 <= limit <= 50:
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or not 1 <= int(text) <= 50:
         raise BadRequest("limit must be a whole number from 1 to 50.", "limit 必须是 1 到 50 的整数。")
-    return limit
+    return int(text)
 
 
 def list_history(app: App, caller: Caller | None, cursor: Any = None, limit: Any = None) -> dict[str, Any]:
