@@ -376,8 +376,9 @@ def preprocess(image: Image.Image, spec: InputSpec) -> tuple[np.ndarray, Box]:
     elif spec.resize == "center_crop":
         scale = max(width / w, height / h)
         cw, ch = width / scale, height / scale  # the source region that fills the canvas
-        x0, y0 = (w - cw) / 2, (h - ch) / 2
-        content = image.resize((width, height), RESAMPLE, box=(x0, y0, x0 + cw, y0 + ch))
+        # Clamped: float rounding can put the box a hair outside the image, which Pillow refuses.
+        x0, y0 = max(0.0, (w - cw) / 2), max(0.0, (h - ch) / 2)
+        content = image.resize((width, height), RESAMPLE, box=(x0, y0, min(w, x0 + cw), min(h, y0 + ch)))
         box = Box(0, 0, height, width)
     elif spec.resize == "stretch":
         content = image.resize((width, height), RESAMPLE)

@@ -1,0 +1,628 @@
+"""One model package from one data source: train → evaluate → calibrate → fit the gate → export.
+
+``build_package(config, source)`` writes ``config.out``::
+
+    model.onnx  manifest.json  MODEL_CARD.md
+    golden/     a small labelled evaluation set + index.json (the registry's evaluation gate)
+    train/      weights.pt (PyTorch state dict), evaluation.json, confusion.png, reliability.png
+
+A *source* provides the model's own images by split (``SyntheticSource`` for the bundled demo models,
+``FolderSource`` for the real data sets); images of other kinds (for outlier exposure and to measure
+the gate) are always synthetic, plus real photos when scikit-image's samples are installed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+
+from xiaofei.manifest import InputSpec, Manifest
+
+from . import calibrate, evaluate, gate, nets
+from .card import model_card
+from .data import Dataset
+from .export import build_manifest, check_onnx, export_onnx, sha256, write_json
+from .nontarget import CHEST_BAD_CAPTURES, NON_TARGET_KINDS, SKIN_BAD_CAPTURES
+from .sources import REAL_PHOTOS, Encoded, Job, encode_jobs, normalise, real_photo_dir, render
+from .specs import TaskSpec
+from .synthetic import CHEST_LABELS, SKIN_LABELS
+from .train import TrainConfig, predict, train
+
+log = logging.getLogger("model.pipeline")
+
+# Seed streams: each kind of image draws from its own, so no image is in two sets.
+(
+    TRAIN,
+    VAL,
+    TEST,
+    GOLDEN,
+    OUTLIER,
+    HELDOUT,
+    SAMPLES,
+    RECAPTURE,
+    BAD,
+    BAD_HELDOUT,
+    PHOTO,
+    VAL_RECAPTURE,
+    GOLDEN_OOD,
+) = range(1, 14)
+# Out-of-domain items in the golden set: the registry's evaluation gate measures the input gate on them.
+GOLDEN_OOD_KINDS = ("scene", "face", "document", "screenshot", "gray_photo", "blank")
+FAULTS = {"chest": CHEST_BAD_CAPTURES, "skin": SKIN_BAD_CAPTURES}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many images of each set (per label, per kind or per fault, as named)."""
+
+    train: dict[str, int]  # per label (may be imbalanced on purpose)
+    val: int = 100  # per label
+    test: int = 100  # per label
+    outliers: int = 40  # per non-target kind (outlier exposure, training only)
+    heldout: int = 40  # per non-target kind (measuring the gate)
+    recaptures: int = 300  # re-captured training images (fitting the gate)
+    bad: int = 60  # per exposure fault (fitting the gate)
+    bad_heldout: int = 40  # per exposure fault (measuring the gate)
+    golden: int = 10  # per label
+    photo_crops: int = 3  # per real photo (0: none)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    task: TaskSpec
+    out: Path
+    version: str
+    created_at: str
+    counts: Counts
+    seed: int = 0
+    backbone: str = nets.SMALL
+    width: int = 16
+    size: int | None = None  # None: the task's size (tests use a small one)
+    pretrained: Path | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    target_accuracy: float = 0.95
+    processes: int = 1
+    demo: bool = True
+    data_description: str = ""
+
+
+class Source(Protocol):
+    """The model's own images, by split."""
+
+    synthetic: bool
+
+    def clean(self, split: str) -> tuple[list[Job], list[int]]: ...
+    def recaptures(self, split: str, n: int) -> list[Job]: ...
+    def bad(self, split: str, n: int) -> list[Job]:
+        """Poorly exposed images: usable ones from ``train`` (fit), unreadable ones otherwise (measure)."""
+        ...
+
+    def golden(self, n: int) -> tuple[list[Job], list[int]]: ...
+
+
+_CODES = {"train": TRAIN, "val": VAL, "test": TEST}
+
+
+class SyntheticSource:
+    """Images drawn by ``synthetic.py``; every split has its own seed stream."""
+
+    synthetic = True
+
+    def __init__(self, task: TaskSpec, counts: Counts, seed: int) -> None:
+        self.task, self.counts, self.seed = task, counts, seed
+
+    def _per_label(self, split: str) -> dict[str, int]:
+        if split == "train":
+            return self.counts.train
+        n = self.counts.val if split == "val" else self.counts.test
+        return {label: n for label in self.task.label_ids}
+
+    def clean(self, split: str) -> tuple[list[Job], list[int]]:
+        jobs: list[Job] = []
+        labels: list[int] = []
+        for li, label in enumerate(self.task.label_ids):
+            for i in range(self._per_label(split)[label]):
+                jobs.append((self.task.family, label, (self.seed, _CODES[split], li, i)))
+                labels.append(li)
+        return jobs, labels
+
+    def recaptures(self, split: str, n: int) -> list[Job]:
+        code = RECAPTURE if split == "train" else VAL_RECAPTURE
+        ids = self.task.label_ids
+        return [(f"{self.task.family}_variant", ids[i % len(ids)], (self.seed, code, i)) for i in range(n)]
+
+    def bad(self, split: str, n: int) -> list[Job]:
+        """``train``: poor but usable captures (to fit the gate); else unreadable ones (to measure it)."""
+        code, family = (BAD, "poor") if split == "train" else (BAD_HELDOUT, "bad")
+        faults = FAULTS[self.task.family]
+        return [
+            (family, fault, (self.seed, code, fi, i)) for fi, fault in enumerate(faults) for i in range(n)
+        ]
+
+    def golden(self, n: int) -> tuple[list[Job], list[int]]:
+        jobs: list[Job] = []
+        labels: list[int] = []
+        for li, label in enumerate(self.task.label_ids):
+            for i in range(n):
+                jobs.append((self.task.family, label, (self.seed, GOLDEN, li, i)))
+                labels.append(li)
+        return jobs, labels
+
+
+class FolderSource:
+    """A real data set read by ``data.py`` (files decoded as the service decodes uploads)."""
+
+    synthetic = False
+
+    def __init__(self, task: TaskSpec, dataset: Dataset, seed: int) -> None:
+        self.task, self.dataset, self.seed = task, dataset, seed
+        self.index = {label: i for i, label in enumerate(task.label_ids)}
+
+    def clean(self, split: str) -> tuple[list[Job], list[int]]:
+        items = self.dataset.items[split]
+        return [("file", str(i.path), ()) for i in items], [self.index[i.label] for i in items]
+
+    def _pick(self, split: str, n: int, code: int) -> list[str]:
+        items = self.dataset.items[split]
+        rng = np.random.default_rng([self.seed, code])
+        return [str(items[int(j)].path) for j in rng.integers(0, len(items), n)]
+
+    def recaptures(self, split: str, n: int) -> list[Job]:
+        code = RECAPTURE if split == "train" else VAL_RECAPTURE
+        family = "file_variant_cast" if self.task.family == "chest" else "file_variant"
+        return [(family, path, (self.seed, code, i)) for i, path in enumerate(self._pick(split, n, code))]
+
+    def bad(self, split: str, n: int) -> list[Job]:
+        code, family = (BAD, "file_poor") if split == "train" else (BAD_HELDOUT, "file_bad")
+        jobs: list[Job] = []
+        for fi, (kind, _reason) in enumerate(FAULTS[self.task.family].items()):
+            fault = kind.partition("_")[2]
+            for i, path in enumerate(self._pick(split, n, code * 10 + fi)):
+                jobs.append((family, f"{fault}|{path}", (self.seed, code, fi, i)))
+        return jobs
+
+    def golden(self, n: int) -> tuple[list[Job], list[int]]:
+        jobs: list[Job] = []
+        labels: list[int] = []
+        for label in self.task.label_ids:
+            items = [i for i in self.dataset.items["test"] if i.label == label][:n]
+            jobs += [("file", str(i.path), ()) for i in items]
+            labels += [self.index[label]] * len(items)
+        return jobs, labels
+
+
+def _other_family(task: TaskSpec) -> tuple[str, tuple[str, ...]]:
+    return ("skin", SKIN_LABELS) if task.family == "chest" else ("chest", CHEST_LABELS)
+
+
+def non_target_jobs(task: TaskSpec, seed: int, code: int, per_kind: int) -> tuple[list[Job], list[str]]:
+    """Images of other kinds (and the other model's kind), with the reason the gate should give."""
+    jobs: list[Job] = []
+    expected: list[str] = []
+    for ki, kind in enumerate(NON_TARGET_KINDS):
+        for i in range(per_kind):
+            jobs.append(("non_target", kind, (seed, code, ki, i)))
+            expected.append("blank" if kind == "blank" else task.refusal)
+    family, labels = _other_family(task)
+    for i in range(per_kind * 2):
+        jobs.append((family, labels[i % len(labels)], (seed, code, 100, i)))
+        expected.append(task.refusal)
+    return jobs, expected
+
+
+def photo_jobs(seed: int, crops: int) -> list[Job]:
+    if crops <= 0 or real_photo_dir() is None:
+        return []
+    return [
+        ("photo", name, (seed, PHOTO, pi, i)) for pi, name in enumerate(REAL_PHOTOS) for i in range(crops)
+    ]
+
+
+class _Steps:
+    """Timing and a one-line log per pipeline step."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.times: dict[str, float] = {}
+
+    def done(self, name: str, start: float) -> None:
+        self.times[name] = round(time.perf_counter() - start, 1)
+        log.info("%s: %.1f s", name, self.times[name])
+
+
+def _encode(jobs: Sequence[Job], labels: Sequence[int], spec: InputSpec, processes: int) -> Encoded:
+    return encode_jobs(jobs, labels, spec, processes=processes)
+
+
+def _input_spec(task: TaskSpec, size: int, pixels: np.ndarray) -> InputSpec:
+    """Mean and std per channel, measured on the training pixels (in units of pixel / 255)."""
+    x = pixels.astype(np.float32) / 255.0
+    mean = tuple(round(float(x[:, c].mean()), 4) for c in range(x.shape[1]))
+    std = tuple(round(max(float(x[:, c].std()), 1e-3), 4) for c in range(x.shape[1]))
+    return InputSpec("image", size, size, task.channels, task.resize, 255.0, mean, std, task.background)
+
+
+def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
+    """Build the package in ``config.out`` (replacing it); returns the evaluation."""
+    task, counts, seed = config.task, config.counts, config.seed
+    size = config.size or (nets.DEFAULT_SIZE[config.backbone] if config.backbone != nets.SMALL else task.size)
+    steps = _Steps()
+    geometry = InputSpec(
+        "image",
+        size,
+        size,
+        task.channels,
+        task.resize,
+        1.0,
+        (0.0,) * task.channels,
+        (1.0,) * task.channels,
+        task.background,
+    )
+    k = len(task.labels)
+
+    # The network first: a missing backbone (torchvision) fails before any image is read.
+    torch.manual_seed(config.train.seed)
+    net = nets.build(config.backbone, task.channels, k, pretrained=config.pretrained, width=config.width)
+    start = time.perf_counter()
+    splits = {
+        name: _encode(*source.clean(name), geometry, config.processes) for name in ("train", "val", "test")
+    }
+    spec = _input_spec(task, size, splits["train"].x)
+    outlier_jobs, _ = non_target_jobs(task, seed, OUTLIER, counts.outliers)
+    outliers = _encode(outlier_jobs, [-1] * len(outlier_jobs), geometry, config.processes)
+    steps.done("images", start)
+
+    start = time.perf_counter()
+    history = train(net, splits["train"], splits["val"], spec, config.train, outliers)
+    steps.done("training", start)
+
+    start = time.perf_counter()
+    out = {name: predict(net, data, spec, desc=f"predict {name}") for name, data in splits.items()}
+    temperature = calibrate.fit_temperature(out["val"][0], splits["val"].y)
+    probs = {
+        name: (calibrate.softmax(out[name][0]), calibrate.softmax(out[name][0], temperature))
+        for name in ("val", "test")
+    }
+    test_pred = probs["test"][1].argmax(1)
+    metrics_test = evaluate.report(splits["test"].y, test_pred, task.label_ids)
+    val_conf = probs["val"][1].max(1)
+    val_correct = probs["val"][1].argmax(1) == splits["val"].y
+    choice = calibrate.pick_threshold(val_conf, val_correct, config.target_accuracy)
+    test_cov = calibrate.coverage_at(
+        probs["test"][1].max(1), test_pred == splits["test"].y, choice["threshold"]
+    )
+    steps.done("evaluation", start)
+
+    start = time.perf_counter()
+    recaptured = _encode(
+        source.recaptures("train", counts.recaptures), [-1] * counts.recaptures, geometry, config.processes
+    )
+    bad_jobs = source.bad("train", counts.bad)
+    bad = _encode(bad_jobs, [-1] * len(bad_jobs), geometry, config.processes)
+    wide = Encoded.concat([splits["train"], recaptured, bad])
+    wide_logits, wide_pooled = predict(net, wide, spec, desc="predict gate fit set")
+    quality = gate.fit_quality(
+        kind=task.gate_kind,
+        refusal=task.refusal,
+        input_size=(size, size),
+        clean_stats=splits["train"].stats,
+        recapture_stats=recaptured.stats,
+        bad_stats=bad.stats,
+        train_pooled=out["train"][1],
+        train_y=splits["train"].y,
+        k=k,
+        wide_pooled=wide_pooled,
+        wide_logits=wide_logits,
+        clean_logits=out["train"][0],
+    )
+    steps.done("gate fit", start)
+
+    thresholds = {
+        "uncertain_confidence": round(choice["threshold"], 6),
+        "uncertain_margin": 0.0,
+        "target_accuracy": config.target_accuracy,
+        "coverage": round(choice["coverage"], 4),
+    }
+    training = _training_info(config, source, splits, spec, history, net, size)
+    ece = {
+        "ece_before": round(calibrate.ece(probs["test"][0], splits["test"].y), 4),
+        "ece_after": round(calibrate.ece(probs["test"][1], splits["test"].y), 4),
+        "ece_val_before": round(calibrate.ece(probs["val"][0], splits["val"].y), 4),
+        "ece_val_after": round(calibrate.ece(probs["val"][1], splits["val"].y), 4),
+    }
+    split_name = "synthetic-test" if source.synthetic else "test"
+    metrics: dict[str, Any] = {
+        "split": split_name,
+        "n": metrics_test["n"],
+        "accuracy": metrics_test["accuracy"],
+        "macro_f1": metrics_test["macro_f1"],
+        "per_class": metrics_test["per_class"],
+        **ece,
+        "ece_bins": 15,
+        "uncertain": {
+            "threshold": thresholds["uncertain_confidence"],
+            "target_accuracy": config.target_accuracy,
+            "coverage_val": round(choice["coverage"], 4),
+            "accuracy_kept_val": round(choice["accuracy_kept"], 4),
+            "coverage_test": round(test_cov["coverage"], 4),
+            "accuracy_kept_test": round(test_cov["accuracy_kept"], 4),
+        },
+    }
+    created = build_manifest(
+        task=task,
+        version=config.version,
+        created_at=config.created_at,
+        demo=config.demo,
+        spec=spec,
+        net=net,
+        temperature=temperature,
+        thresholds=thresholds,
+        quality=quality,
+        training=training,
+        metrics=metrics,
+    )
+
+    start = time.perf_counter()
+    gate_report = _measure_gate(config, source, Manifest.parse(created), net, spec, geometry, splits)
+    metrics["gate"] = gate_report["summary"]
+    steps.done("gate evaluation", start)
+
+    start = time.perf_counter()
+    evaluation = {
+        "model": task.name,
+        "version": config.version,
+        "test": metrics_test,
+        "calibration": {
+            "temperature": temperature,
+            **ece,
+            "reliability_test_after": calibrate.reliability(probs["test"][1], splits["test"].y),
+        },
+        "uncertain": metrics["uncertain"],
+        "gate": gate_report,
+        "training": history,
+    }
+    _write_package(config, source, net, spec, created, evaluation, metrics_test, probs, splits, steps)
+    steps.done("export", start)
+    evaluation["timings_s"] = steps.times
+    write_json(config.out / "train" / "evaluation.json", evaluation)
+    return evaluation
+
+
+def _training_info(
+    config: BuildConfig,
+    source: Source,
+    splits: dict[str, Encoded],
+    spec: InputSpec,
+    history: dict[str, Any],
+    net: nets.CamNet,
+    size: int,
+) -> dict[str, Any]:
+    counts = {
+        name: {lab: int(np.sum(data.y == i)) for i, lab in enumerate(config.task.label_ids)}
+        for name, data in splits.items()
+    }
+    tc = config.train
+    return {
+        "synthetic": source.synthetic,
+        "data": config.data_description,
+        "counts": counts,
+        "seed": config.seed,
+        "epochs": tc.epochs,
+        "best_epoch": history["best_epoch"],
+        "backbone": config.backbone,
+        "width": config.width if config.backbone == nets.SMALL else None,
+        "parameters": int(sum(p.numel() for p in net.parameters())),
+        "multiply_adds": nets.count_flops(net, (1, spec.channels, size, size)),
+        "pretrained": str(config.pretrained.name) if config.pretrained else None,
+        "optimiser": f"AdamW lr {tc.lr} (one-cycle), weight decay {tc.weight_decay}, batch {tc.batch_size}",
+        "loss": "class-weighted cross-entropy"
+        + (f" + outlier exposure (weight {tc.outlier_weight})" if tc.outlier_weight > 0 else ""),
+        "augmentation": "skin: flips, 90° turns, ±15° rotation, zoom, colour/brightness jitter, noise"
+        if tc.augment == "skin"
+        else "chest: ±5° rotation, zoom, shifts (no mirroring), gamma/gain, noise",
+        "badly_exposed_share": tc.bad_exposure_p,
+        "torch": torch.__version__,
+    }
+
+
+def _measure_gate(
+    config: BuildConfig,
+    source: Source,
+    manifest: Manifest,
+    net: nets.CamNet,
+    spec: InputSpec,
+    geometry: InputSpec,
+    splits: dict[str, Encoded],
+) -> dict[str, Any]:
+    """Acceptance on validation images, rejection of held-out images of other kinds and bad exposures."""
+    task, counts, seed = config.task, config.counts, config.seed
+
+    def verdicts(data: Encoded) -> list[str]:
+        logits, pooled = predict(net, data, spec, progress=False)
+        return gate.outcomes(manifest, data.stats, pooled, logits)
+
+    report: dict[str, Any] = {}
+    report["val"] = gate.summarise(verdicts(splits["val"]))
+    recapture_jobs = source.recaptures("val", max(1, counts.recaptures // 3))
+    report["val_recaptured"] = gate.summarise(
+        verdicts(_encode(recapture_jobs, [-1] * len(recapture_jobs), geometry, config.processes))
+    )
+    jobs, expected = non_target_jobs(task, seed, HELDOUT, counts.heldout)
+    data = _encode(jobs, [-1] * len(jobs), geometry, config.processes)
+    found = verdicts(data)
+    report["non_target"] = gate.summarise(found, expected)
+    report["non_target_by_kind"] = {
+        kind: gate.summarise([v for v, d in zip(found, data.kinds, strict=True) if d.endswith(":" + kind)])
+        for kind in NON_TARGET_KINDS
+    }
+    other = _other_family(task)[0]
+    report["non_target_by_kind"][f"{other}_images"] = gate.summarise(
+        [v for v, d in zip(found, data.kinds, strict=True) if d.startswith(other + ":")]
+    )
+    bad_jobs = source.bad("val", counts.bad_heldout)
+    faults = FAULTS[task.family]
+    bad_expected = [faults[j[1]] if j[0] == "bad" else faults[_fault_kind(task, j[1])] for j in bad_jobs]
+    report["bad_exposure"] = gate.summarise(
+        verdicts(_encode(bad_jobs, [-1] * len(bad_jobs), geometry, config.processes)), bad_expected
+    )
+    photos = photo_jobs(seed, counts.photo_crops)
+    if photos:
+        report["real_photos"] = gate.summarise(verdicts(_encode(photos, [-1] * len(photos), geometry, 1)))
+        report["real_photos"]["source"] = (
+            "scikit-image bundled sample photos, random crops (never used to fit)"
+        )
+    report["summary"] = {
+        "acceptance_val": report["val"]["accepted"],
+        "acceptance_val_recaptured": report["val_recaptured"]["accepted"],
+        "rejection_non_target": report["non_target"]["rejected"],
+        "right_reason_non_target": report["non_target"].get("right_reason", 0.0),
+        "rejection_bad_exposure": report["bad_exposure"]["rejected"],
+        "right_reason_bad_exposure": report["bad_exposure"].get("right_reason", 0.0),
+        "rejection_real_photos": report["real_photos"]["rejected"] if photos else None,
+        "n_val": report["val"]["n"],
+        "n_non_target": report["non_target"]["n"],
+        "n_real_photos": len(photos),
+    }
+    return report
+
+
+def _fault_kind(task: TaskSpec, file_kind: str) -> str:
+    fault = file_kind.partition("|")[0]
+    return f"{'xray' if task.family == 'chest' else 'skin'}_{fault}"
+
+
+# Golden images are kept small (the package ships them), but larger than the model input.
+GOLDEN_SIDE = 320
+
+
+def _save_image(image: Image.Image, path: Path) -> None:
+    if max(image.size) > GOLDEN_SIDE:
+        scale = GOLDEN_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    if path.suffix == ".png":
+        image.save(path, "PNG", optimize=True)
+    else:
+        image.save(path, "JPEG", quality=85, optimize=True)
+
+
+def _write_package(
+    config: BuildConfig,
+    source: Source,
+    net: nets.CamNet,
+    spec: InputSpec,
+    manifest: dict[str, Any],
+    evaluation: dict[str, Any],
+    metrics_test: dict[str, Any],
+    probs: dict[str, tuple[np.ndarray, np.ndarray]],
+    splits: dict[str, Encoded],
+    steps: _Steps,
+) -> None:
+    out = config.out
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "train").mkdir(parents=True)
+    (out / "golden").mkdir()
+    task = config.task
+    onnx_path = out / "model.onnx"
+    export_onnx(net, onnx_path, spec)
+    sample = normalise(splits["test"].x[:4], spec)
+    evaluation["onnx_max_abs_diff"] = check_onnx(onnx_path, net, sample, spec)
+    manifest["sha256"] = sha256(onnx_path)
+    Manifest.parse(manifest)
+    write_json(out / "manifest.json", manifest)
+    nets.save_weights(
+        net,
+        out / "train" / "weights.pt",
+        backbone=config.backbone,
+        in_channels=task.channels,
+        width=config.width,
+    )
+    cm = np.asarray(metrics_test["confusion_matrix"]["rows_true_cols_predicted"])
+    split_name = manifest["metrics"]["split"]
+    evaluate.plot_confusion(
+        out / "train" / "confusion.png",
+        cm,
+        task.label_ids,
+        f"{task.name} {config.version}: {split_name} confusion matrix",
+    )
+    calibrate.plot_reliability(
+        out / "train" / "reliability.png",
+        probs["test"][0],
+        probs["test"][1],
+        splits["test"].y,
+        f"{task.name} {config.version}: reliability on {split_name}",
+    )
+    jobs, labels = source.golden(config.counts.golden)
+    items: list[dict[str, Any]] = []
+    for n, (job, label) in enumerate(zip(jobs, labels, strict=True)):
+        name = f"{task.label_ids[label]}-{n:03d}.{'png' if task.channels == 1 and n % 5 == 4 else 'jpg'}"
+        _save_image(render(job), out / "golden" / name)
+        items.append({"file": name, "label": task.label_ids[label]})
+    family, labels_other = _other_family(task)
+    ood_jobs: list[Job] = [
+        ("non_target", kind, (config.seed, GOLDEN_OOD, i)) for i, kind in enumerate(GOLDEN_OOD_KINDS)
+    ]
+    ood_jobs += [(family, labels_other[i], (config.seed, GOLDEN_OOD, 100 + i)) for i in range(2)]
+    for n, job in enumerate(ood_jobs):
+        name = f"ood-{job[1] if job[0] == 'non_target' else family}-{n:03d}.jpg"
+        _save_image(render(job), out / "golden" / name)
+        items.append({"file": name, "label": None, "ood": True})
+    write_json(
+        out / "golden" / "index.json",
+        {
+            "model": task.name,
+            "synthetic": source.synthetic,
+            "note": (
+                "drawn from seed streams never used in training"
+                if source.synthetic
+                else "from the test split"
+            )
+            + "; items with label null are out of domain: the input gate should refuse them",
+            "items": items,
+        },
+    )
+    (out / "MODEL_CARD.md").write_text(model_card(manifest, evaluation), encoding="utf-8")
+
+
+def save_samples(task: TaskSpec, folder: Path, seed: int, per_label: dict[str, int]) -> list[str]:
+    """Upload-like sample images (800–1200 px JPEGs) for the web page and the tests."""
+    from .synthetic import make_chest_xray, make_skin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for li, label in enumerate(task.label_ids):
+        for i in range(per_label.get(label, 0)):
+            rng = np.random.default_rng([seed, SAMPLES, li, i])
+            side = int(rng.integers(800, 1201))
+            h, w = (
+                (side, int(side * rng.uniform(0.8, 0.95)))
+                if task.family == "chest"
+                else (int(side * 0.75), side)
+            )
+            image = (
+                make_chest_xray(label, rng, size=(h, w))
+                if task.family == "chest"
+                else make_skin(label, rng, size=(h, w))
+            )
+            name = f"{task.name}-{label}-{i + 1}.jpg"
+            buf = io.BytesIO()
+            image.save(buf, "JPEG", quality=85, optimize=True)
+            (folder / name).write_bytes(buf.getvalue())
+            written.append(name)
+    return written
+
+
+def read_evaluation(package: Path) -> dict[str, Any]:
+    return dict(json.loads((package / "train" / "evaluation.json").read_text(encoding="utf-8")))

@@ -1,0 +1,186 @@
+"""The model card: what the weights are and are not, how they were made, and what was measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _per_class_table(manifest: dict[str, Any]) -> list[str]:
+    rows = ["| label | 中文 | precision | recall | F1 | n |", "|---|---|---|---|---|---|"]
+    names = {lab["id"]: lab["zh"] for lab in manifest["labels"]}
+    for label, m in manifest["metrics"]["per_class"].items():
+        rows.append(
+            f"| {label} | {names[label]} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+            f"{m['support']} |"
+        )
+    return rows
+
+
+def _gate_table(gate: dict[str, Any]) -> list[str]:
+    rows = ["| images | n | accepted | refused | reasons given |", "|---|---|---|---|---|"]
+
+    def row(name: str, s: dict[str, Any]) -> None:
+        reasons = ", ".join(f"{k} {v}" for k, v in s.get("reasons", {}).items()) or "—"
+        rows.append(f"| {name} | {s['n']} | {_pct(s['accepted'])} | {_pct(s['rejected'])} | {reasons} |")
+
+    row("validation images (should pass)", gate["val"])
+    row("re-captured validation images (should pass)", gate["val_recaptured"])
+    for kind, s in gate["non_target_by_kind"].items():
+        row(f"not this kind: {kind.replace('_', ' ')}", s)
+    row("badly exposed (should be refused)", gate["bad_exposure"])
+    if "real_photos" in gate:
+        row("real photos (scikit-image samples)", gate["real_photos"])
+    return rows
+
+
+def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    m, t, q = manifest["metrics"], manifest["training"], manifest["thresholds"]
+    g = m["gate"]
+    unc = m["uncertain"]
+    name, version = manifest["name"], manifest["version"]
+    synthetic = t["synthetic"]
+    split = m["split"]
+    lines = [f"# Model card: `{name}` {version}", ""]
+    if manifest["demo"]:
+        lines += [
+            "> **Demo model — not for clinical use.** The weights were trained by this project's pipeline on "
+            "**synthetic images** that it draws itself, not on real patients' images. The numbers below were "
+            f"measured on the held-out **synthetic** test split (`{split}`): they say the pipeline works, "
+            "not that the model can read a real radiograph or photo. Every answer of this model carries "
+            "`demo: true`.",
+            ">",
+            "> **演示模型，不可用于临床。** "
+            "权重由本项目的流水线在其自行生成的**合成图像**上训练，而非真实患者图像。"
+            "以下指标均在预留的**合成**测试集上测得，只说明流水线可用，不代表模型能判读真实的X光片或照片。"
+            "该模型的每个结果都带有 `demo: true` 标记。",
+            "",
+        ]
+    lines += [
+        f"{manifest['description']['en']}",
+        "",
+        f"{manifest['description']['zh']}",
+        "",
+        "## What the weights are, and are not",
+        "",
+    ]
+    if synthetic:
+        lines += [
+            f"- **Are**: a {t['backbone']} network ({t['parameters']:,} parameters, "
+            f"{t['multiply_adds'] / 1e6:.0f} M multiply-adds per image) trained from scratch, seed "
+            f"{t['seed']}, "
+            f"on {sum(t['counts']['train'].values())} synthetic images: {t['data']}",
+            "- **Are not**: trained or validated on any real clinical image. They have never seen a real "
+            "chest "
+            "film or a real skin lesion; their accuracy on real images is unknown and must be assumed poor. "
+            "Use them to run, test and benchmark the service, never to read a patient's image.",
+            "- The input gate was fitted on the same synthetic distribution, so it may refuse real images "
+            "that a model trained on real data would accept.",
+        ]
+    else:
+        lines += [f"- Trained on: {t['data']}", f"- Backbone: {t['backbone']}, seed {t['seed']}."]
+    lines += [
+        "",
+        "## Intended use",
+        "",
+        f"- {manifest['intended_use']['en']}",
+        f"- {manifest['intended_use']['zh']}",
+        f"- Out of scope: {manifest['out_of_scope']['en']}",
+        f"- 不适用：{manifest['out_of_scope']['zh']}",
+        "",
+        "## Input and outputs",
+        "",
+        f"- Input `{manifest['input']['name']}`: {manifest['input']['channels']} channel(s), "
+        f"{manifest['input']['size'][0]}×{manifest['input']['size'][1]}, resize "
+        f"`{manifest['input']['resize']}`, "
+        f"pixel / {manifest['input']['scale']:g}, mean {manifest['input']['mean']}, std "
+        f"{manifest['input']['std']} "
+        "(measured on the training images). " + manifest["input"]["why"],
+        "- Outputs: `logits` [1, K] and `features` [1, C, h, w] (the last convolutional feature map); "
+        "`logits` = linear(global average of `features`), so the heatmap is exact plain CAM "
+        "(weights in the manifest's `cam`).",
+        "- Labels, in logit order:",
+        "",
+    ]
+    lines += [
+        f"  - `{lab['id']}` {lab['en']} / {lab['zh']}: {lab['description_en']} {lab['description_zh']}"
+        for lab in manifest["labels"]
+    ]
+    lines += [
+        "",
+        f"## Results on the `{split}` split",
+        "",
+        f"Accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} images "
+        f"({'synthetic, from seed streams never used in training' if synthetic else 'held-out patients'}).",
+        "",
+        *_per_class_table(manifest),
+        "",
+        "![confusion matrix](train/confusion.png)",
+        "",
+        "## Calibration and abstention",
+        "",
+        f"- Temperature scaling fitted on the validation split: T = {manifest['temperature']:.3f}.",
+        f"- Expected calibration error (15 bins) on `{split}`: **{m['ece_before']:.3f} before → "
+        f"{m['ece_after']:.3f} after** (validation: {m['ece_val_before']:.3f} → {m['ece_val_after']:.3f}).",
+        f"- `uncertain`: an answer whose calibrated confidence is below **{q['uncertain_confidence']:.3f}** "
+        "is "
+        f"flagged. This is the lowest threshold at which the kept validation answers reach the target "
+        f"accuracy of {100 * unc['target_accuracy']:.0f}%: it keeps {_pct(unc['coverage_val'])} of "
+        "validation "
+        f"answers ({_pct(unc['accuracy_kept_val'])} correct) and {_pct(unc['coverage_test'])} of `{split}` "
+        f"answers ({_pct(unc['accuracy_kept_test'])} correct). The margin threshold is not used (0).",
+        "",
+        "![reliability diagram](train/reliability.png)",
+        "",
+        "## Input gate (is this the right kind of image?)",
+        "",
+        "Cheap image statistics (colour saturation, skin-coloured share, aspect, edge density, histogram "
+        "entropy, brightness, contrast) plus two scores of the model itself (Mahalanobis distance of the "
+        "pooled "
+        "features to the nearest class mean, energy of the logits), with every threshold fitted by the "
+        "pipeline on images of this model's kind only (policy in `manifest.quality.fit`). Images of other "
+        "kinds below were never used to fit it (held-out seeds; real photos).",
+        "",
+        f"- Acceptance of validation images: **{_pct(g['acceptance_val'])}** (target ≥ 99%).",
+        f"- Rejection of held-out images of other kinds: **{_pct(g['rejection_non_target'])}** (target ≥ "
+        "95%), "
+        f"with the expected reason {_pct(g['right_reason_non_target'])} of the time.",
+        f"- Rejection of badly exposed images: {_pct(g['rejection_bad_exposure'])}, expected reason "
+        f"{_pct(g['right_reason_bad_exposure'])}.",
+    ]
+    if g.get("rejection_real_photos") is not None:
+        lines.append(
+            f"- Rejection of real photos (scikit-image samples, {g['n_real_photos']} crops): "
+            f"**{_pct(g['rejection_real_photos'])}**."
+        )
+    lines += ["", *_gate_table(evaluation["gate"]), ""]
+    lines += [
+        "## Training",
+        "",
+        f"- Data: {t['data']}",
+        "- Images per split: " + "; ".join(f"{s}: {sum(c.values())}" for s, c in t["counts"].items()),
+        f"- {t['loss']}; {t['optimiser']}; {t['epochs']} epochs (weights of epoch {t['best_epoch']}, the "
+        "best "
+        "validation macro-F1).",
+        f"- Augmentation: {t['augmentation']}; {100 * t['badly_exposed_share']:.0f}% of images badly exposed "
+        "on purpose, so that the model still recognises such an image and the gate can say *too dark* "
+        "rather than *the wrong kind of image*.",
+        "- Deterministic: seeded, fixed threads, `torch.use_deterministic_algorithms(True)` (torch "
+        f"{t['torch']}).",
+        "",
+        "## Files",
+        "",
+        "- `model.onnx` (opset 17, batch 1), `manifest.json` (sha256 of the ONNX file inside).",
+        "- `train/weights.pt`: the PyTorch state dict (`model.pipeline.nets.load_torch_model`), "
+        "`train/evaluation.json`: every number above and more.",
+        "- `golden/`: a small labelled set for the registry's evaluation gate"
+        + (" (synthetic, from a seed stream not used in training)." if synthetic else "."),
+        "",
+        "Rebuild: `make demo-models` (or `python -m model.pipeline demo --out model`). Train on real data: "
+        "`python -m model.pipeline train --data DIR --layout kermany|folders --backbone NAME --out DIR`.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""Evaluation: multi-class confusion matrix, per-class precision / recall / F1, macro-F1, accuracy, plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """[true, predicted] counts."""
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def report(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-class precision / recall / F1 / support, plus the confusion matrix."""
+    k = len(labels)
+    cm = confusion_matrix(y, pred, k)
+    per_class: dict[str, dict[str, float]] = {}
+    f1s = []
+    for c, name in enumerate(labels):
+        tp = float(cm[c, c])
+        predicted = float(cm[:, c].sum())
+        actual = float(cm[c, :].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1s.append(f1)
+        per_class[name] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": int(actual),
+        }
+    return {
+        "n": len(y),
+        "accuracy": round(float(np.mean(y == pred)) if len(y) else 0.0, 4),
+        "macro_f1": round(float(np.mean(f1s)), 4),
+        "per_class": per_class,
+        "confusion_matrix": {"labels": list(labels), "rows_true_cols_predicted": cm.tolist()},
+    }
+
+
+def plot_confusion(path: Path, cm: np.ndarray, labels: Sequence[str], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(labels)
+    size = 2.2 + 0.55 * k
+    fig, ax = plt.subplots(figsize=(size + 1, size), dpi=80)
+    rows = cm.sum(axis=1, keepdims=True)
+    share = cm / np.maximum(rows, 1)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+    short = [name.replace("_", " ") for name in labels]
+    ax.set_xticks(range(k), short, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), short, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,240 @@
+"""The input gate (xiaofei/quality.py): its rules on hand-made statistics, and the bundled models' gates on
+images the models never saw (fresh seeds, real photos shipped with scikit-image when installed)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.pipeline.nontarget import make_bad_capture, make_non_target
+from model.pipeline.sources import REAL_PHOTOS, real_photo_dir
+from model.pipeline.synthetic import CHEST_LABELS, SKIN_LABELS, make_chest_xray, make_skin
+from xiaofei import imaging, quality
+from xiaofei.inference import OnnxModel
+from xiaofei.manifest import Manifest, ManifestError
+
+MODELS = Path(__file__).resolve().parent.parent / "model"
+SEED = 424242  # not a seed stream the pipeline uses
+
+
+@pytest.fixture(scope="module")
+def chest() -> OnnxModel:
+    return OnnxModel.load(MODELS / "pneumonia", threads=1)
+
+
+@pytest.fixture(scope="module")
+def skin() -> OnnxModel:
+    return OnnxModel.load(MODELS / "skin", threads=1)
+
+
+def verdict(model: OnnxModel, image: Image.Image) -> quality.QualityReport:
+    """The serving path: preprocess → ONNX → the gate on the decoded image."""
+    batch, _ = imaging.preprocess(image, model.manifest.input)
+    raw = model.run(batch)
+    return quality.assess(image, raw.pooled, raw.logits, model.manifest)
+
+
+def rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng([SEED, *key])
+
+
+# --- the bundled chest model --------------------------------------------------------------------------
+
+
+def test_chest_model_accepts_radiographs(chest: OnnxModel) -> None:
+    reports = [verdict(chest, make_chest_xray(CHEST_LABELS[i % 3], rng(1, i))) for i in range(12)]
+    accepted = [r.ok for r in reports]
+    assert sum(accepted) >= 11, [r.reason for r in reports]
+    ok = next(r for r in reports if r.ok)
+    assert ok.reason is None and ok.message is None and "mahalanobis" in ok.scores
+
+
+def test_chest_model_accepts_a_phone_photo_of_a_film(chest: OnnxModel) -> None:
+    film = make_chest_xray("viral", rng(2, 0), size=(900, 760)).convert("RGB")
+    a = np.asarray(film, np.float32) * np.array([1.0, 0.97, 0.92], np.float32)  # warm light-box cast
+    report = verdict(chest, Image.fromarray(a.astype(np.uint8), "RGB"))
+    assert report.ok, report.reason
+    assert "colour_cast" in {w["code"] for w in report.warnings}
+
+
+@pytest.mark.parametrize("kind", ["scene", "objects", "face", "gray_photo", "texture", "screenshot"])
+def test_chest_model_refuses_photos_and_screens(chest: OnnxModel, kind: str) -> None:
+    for i in range(3):
+        report = verdict(chest, make_non_target(kind, rng(3, i)))
+        assert not report.ok
+        assert report.reason in ("not_a_radiograph", "low_contrast"), report.reason
+        assert report.message is not None and report.message["zh"] and report.message["en"]
+
+
+def test_chest_model_refuses_documents_colour_photos_and_blanks_with_the_right_reason(
+    chest: OnnxModel,
+) -> None:
+    for i in range(3):
+        assert verdict(chest, make_non_target("document", rng(4, i))).reason == "not_a_radiograph"
+        assert verdict(chest, make_skin(SKIN_LABELS[i], rng(5, i))).reason == "not_a_radiograph"
+        assert verdict(chest, make_non_target("face", rng(6, i))).reason == "not_a_radiograph"
+    for colour in (0, 255, (200, 30, 30)):
+        blank = Image.new("RGB" if isinstance(colour, tuple) else "L", (600, 500), colour)
+        assert verdict(chest, blank).reason == "blank"
+
+
+def test_chest_model_says_why_a_film_cannot_be_read(chest: OnnxModel) -> None:
+    assert verdict(chest, make_bad_capture("xray_dark", rng(7, 0))).reason == "too_dark"
+    assert verdict(chest, make_bad_capture("xray_bright", rng(7, 1))).reason == "too_bright"
+    assert verdict(chest, make_bad_capture("xray_flat", rng(7, 2))).reason == "low_contrast"
+    tiny = make_chest_xray("normal", rng(7, 3)).resize((80, 90))
+    assert verdict(chest, tiny).reason == "too_small"
+    small = make_chest_xray("normal", rng(7, 4), size=(200, 180))
+    report = verdict(chest, small)
+    assert "low_resolution" in {w["code"] for w in report.warnings}
+
+
+@pytest.mark.skipif(real_photo_dir() is None, reason="scikit-image's sample photos are not installed")
+def test_both_models_refuse_real_photos(chest: OnnxModel, skin: OnnxModel) -> None:
+    folder = real_photo_dir()
+    assert folder is not None
+    refused = {"pneumonia": 0, "skin": 0}
+    for name in REAL_PHOTOS:
+        with Image.open(folder / name) as im:
+            im.load()
+            photo = imaging.normalize_mode(im).copy()
+        refused["pneumonia"] += not verdict(chest, photo).ok
+        refused["skin"] += not verdict(skin, photo).ok
+    # Issue 7's target is 95%; these are whole photos (the pipeline measured crops of them).
+    assert refused["pneumonia"] >= 0.95 * len(REAL_PHOTOS), refused
+    assert refused["skin"] >= 0.9 * len(REAL_PHOTOS), refused
+    for name in ("astronaut.png", "camera.png", "chelsea.png", "coffee.png"):
+        with Image.open(folder / name) as im:
+            im.load()
+            assert verdict(chest, imaging.normalize_mode(im).copy()).reason == "not_a_radiograph", name
+
+
+# --- the bundled skin model ---------------------------------------------------------------------------
+
+
+def test_skin_model_accepts_skin_photos(skin: OnnxModel) -> None:
+    reports = [verdict(skin, make_skin(SKIN_LABELS[i % 8], rng(8, i))) for i in range(16)]
+    assert sum(r.ok for r in reports) >= 15, [r.reason for r in reports]
+
+
+def test_skin_model_refuses_radiographs_and_documents(skin: OnnxModel) -> None:
+    for i in range(4):
+        assert verdict(skin, make_chest_xray(CHEST_LABELS[i % 3], rng(9, i))).reason == "not_skin"
+    for kind in ("document", "screenshot", "scene", "gray_photo"):
+        assert verdict(skin, make_non_target(kind, rng(10, 0))).reason == "not_skin", kind
+
+
+# --- the rules, on hand-made statistics ---------------------------------------------------------------
+
+
+def _manifest_with(quality_block: Any) -> Manifest:
+    data = json.loads((MODELS / "pneumonia" / "manifest.json").read_text(encoding="utf-8"))
+    data["quality"] = quality_block
+    return Manifest.parse(data)
+
+
+def _stats(**overrides: float) -> dict[str, float]:
+    base = {
+        "width": 800.0,
+        "height": 900.0,
+        "min_side": 800.0,
+        "aspect": 1.125,
+        "brightness": 110.0,
+        "contrast": 70.0,
+        "dark_fraction": 0.2,
+        "bright_fraction": 0.0,
+        "saturation": 0.0,
+        "skin_fraction": 0.0,
+        "edge_density": 0.05,
+        "entropy": 5.0,
+    }
+    return {**base, **overrides}
+
+
+def test_rule_order_on_hand_made_statistics(chest: OnnxModel) -> None:
+    manifest = chest.manifest
+    q = manifest.raw["quality"]
+    pooled = np.asarray(q["mahalanobis"]["means"][0], np.float32)  # a class mean: distance 0
+    logits = np.array([6.0, -3.0, -3.0], np.float32)
+    lo, hi = q["exposure"]["brightness"]
+
+    def reason(**kw: float) -> str | None:
+        return quality.decide(_stats(**kw), pooled, logits, manifest).reason
+
+    assert reason() is None
+    assert reason(contrast=0.1) == "blank"
+    assert reason(min_side=q["min_side"] - 1) == "too_small"
+    dim = (q["blank_contrast"] + q["exposure"]["washed_out_contrast"]) / 2  # not blank, but washed out
+    assert reason(brightness=lo / 3, contrast=dim) == "too_dark"
+    assert reason(saturation=0.6, brightness=lo / 3, contrast=dim) == "not_a_radiograph"  # colour comes first
+    assert reason(brightness=lo / 3, contrast=q["exposure"]["washed_out_contrast"] / 2) == "too_dark"
+    assert (
+        reason(brightness=min(254, hi * 1.3), contrast=q["exposure"]["washed_out_contrast"] / 2)
+        == "too_bright"
+    )
+    assert reason(edge_density=0.5, brightness=240) == "not_a_radiograph"  # a white page keeps its contrast
+    assert reason(brightness=lo - 5) == "too_dark"
+    assert reason(brightness=hi + 5) == "too_bright"
+    assert reason(contrast=q["exposure"]["contrast_min"] - 1) == "low_contrast"
+    far = pooled + 100.0
+    assert quality.decide(_stats(), far, logits, manifest).reason == "not_a_radiograph"
+
+
+def test_every_reason_and_warning_has_both_languages() -> None:
+    assert set(quality.MESSAGES) == set(quality.REASONS)
+    for text in (*quality.MESSAGES.values(), *quality.WARNINGS.values()):
+        assert text["en"] and text["zh"] and text["en"] != text["zh"]
+
+
+def test_a_model_without_a_gate_says_so(chest: OnnxModel) -> None:
+    manifest = _manifest_with({})
+    report = quality.assess(Image.new("L", (300, 300), 128), np.zeros(128, np.float32), np.zeros(3), manifest)
+    assert report.ok and [w["code"] for w in report.warnings] == ["no_input_gate"]
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        ("version", 99),
+        ("refusal", "maybe"),
+        ("exposure.brightness", [200, 100]),
+        ("mahalanobis.precision", [[1.0, 2.0]]),
+        ("mahalanobis.means", "x"),
+        ("energy.threshold", "high"),
+    ],
+)
+def test_a_malformed_gate_is_a_manifest_error(chest: OnnxModel, path: str, value: Any) -> None:
+    block = copy.deepcopy(chest.manifest.raw["quality"])
+    node = block
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    manifest = _manifest_with(block)
+    with pytest.raises(ManifestError) as caught:
+        quality.check_manifest(manifest)
+    assert caught.value.details["field"].startswith("quality.")
+
+
+def test_image_stats_of_simple_images() -> None:
+    grey = quality.image_stats(Image.new("L", (640, 480), 100))
+    assert grey["contrast"] == 0 and grey["brightness"] == pytest.approx(100) and grey["saturation"] == 0
+    assert grey["aspect"] == pytest.approx(640 / 480) and grey["min_side"] == 480
+    red = quality.image_stats(Image.new("RGB", (300, 300), (200, 40, 40)))
+    assert red["saturation"] == pytest.approx(0.8, abs=0.01) and red["skin_fraction"] == 0
+    skin_tone = quality.image_stats(Image.new("RGB", (300, 300), (220, 170, 140)))
+    assert skin_tone["skin_fraction"] == 1.0
+    # Colour statistics are ratios: a darker exposure of the same colours keeps them.
+    darker = quality.image_stats(Image.new("RGB", (300, 300), (110, 85, 70)))
+    assert darker["skin_fraction"] == 1.0 and darker["saturation"] == pytest.approx(
+        skin_tone["saturation"], abs=0.02
+    )
+    stripes = np.zeros((200, 200), np.uint8)
+    stripes[:, ::4] = 255
+    assert quality.image_stats(Image.fromarray(stripes))["edge_density"] > 0.3
