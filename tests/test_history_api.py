@@ -177,3 +177,48 @@ def test_erasure_leaves_no_file(app: App) -> None:
     predict_as("oFrank")
     history("oFrank", action="delete_all")
     assert stored_files(app) == []
+
+
+class FlakyStore:
+    """The real store, except that writes under one prefix fail the way an unreachable bucket does."""
+
+    def __init__(self, inner: Any, failing_prefix: str) -> None:
+        self.inner = inner
+        self.failing_prefix = failing_prefix
+
+    def put(self, key: str, *args: Any, **kwargs: Any) -> str:
+        from xiaofei.errors import StorageUnavailable
+
+        if key.startswith(self.failing_prefix):
+            raise StorageUnavailable()
+        result: str = self.inner.put(key, *args, **kwargs)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("failing_prefix", ["images/", "heatmaps/", "history/"])
+def test_storage_failure_mid_prediction_leaves_nothing_and_a_retry_makes_one_record(
+    app: App, failing_prefix: str
+) -> None:
+    image = base64.b64encode(first_sample("pneumonia-viral")).decode()
+    event = {"image": image, "request_id": "retry-after-fault-01"}
+    real = app.store
+    models = app.models  # the registry is bootstrapped before the fault is injected
+    assert models is not None
+    # GIVEN a bucket that fails while the prediction is being stored
+    app.__dict__["store"] = FlakyStore(real, failing_prefix)
+    app.__dict__.pop("history", None)
+    failed = predict_handler(event, wx_context("oGrace"))
+    # THEN the caller gets storage_unavailable and no orphan object or record is left
+    assert failed["error"]["code"] == "storage_unavailable" and failed["error"]["status"] == 503
+    assert stored_files(app) == []
+    # WHEN the bucket recovers and the client retries with the same request id, twice
+    app.__dict__["store"] = real
+    app.__dict__.pop("history", None)
+    first = predict_handler(event, wx_context("oGrace"))
+    again = predict_handler(event, wx_context("oGrace"))
+    # THEN exactly one record exists
+    assert "error" not in first and again["id"] == first["id"]
+    assert len([f for f in stored_files(app) if f.startswith("history/")]) == 1
