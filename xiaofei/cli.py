@@ -101,7 +101,9 @@ def format_answer(answer: dict[str, Any]) -> str:
     if not quality["ok"]:
         message = quality["message"] or {}
         lines.append(f"REFUSED ({quality['reason']}): {message.get('en', '')} / {message.get('zh', '')}")
-        lines.append("No diagnosis is given for this image.")
+        lines.append("No diagnosis is given for this image. 不给出诊断。")
+        note = answer.get("probabilities_note") or {}
+        lines.append(f"probabilities, for transparency only: {note.get('en', '')} / {note.get('zh', '')}")
     else:
         flag = "  (UNCERTAIN — have a doctor read it)" if answer["uncertain"] else ""
         lines.append(f"answer: {answer['label_en']} / {answer['label_zh']}  {answer['confidence']:.1%}{flag}")
