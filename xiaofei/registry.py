@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 ROOT = "models"
 PACKAGE_FILES = ("model.onnx", "manifest.json")
-EXTRA_FILES = ("MODEL_CARD.md", "reliability.png")  # copied when a package ships them
+EXTRA_FILES = ("MODEL_CARD.md",)  # copied when a package ships them
 RESERVED = frozenset({"golden", "CURRENT.json", "policy.json", "LEASE.json"})
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
