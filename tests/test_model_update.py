@@ -162,3 +162,30 @@ def test_a_canary_withdrawn_by_the_operator_is_not_promoted(app: App, tmp_path: 
     summary = timer()["models"]["pneumonia"]
     assert summary["actions"] == [] and summary["canary"] is None
     assert registry.evaluation("pneumonia", "5.0.0")["rollout"] == "rolled_back"  # type: ignore[index]
+
+
+def test_an_operator_change_during_the_run_stands(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job decided on one state; an operator moved the pointer before the job wrote: the job yields."""
+    registry = registry_of(app)
+    registry.bootstrap("pneumonia")
+    registry.publish(variant(tmp_path, "6.0.0"), by="test")
+    registry.publish(variant(tmp_path / "op", "6.1.0"), by="test")
+    import xiaofei.model_update as job
+
+    original = job._gate
+
+    def gate_then_operator(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = original(*args, **kwargs)
+        registry.promote("pneumonia", "6.1.0", by="operator", force=True, reason="manual")
+        return result
+
+    monkeypatch.setattr(job, "_gate", gate_then_operator)
+    summary = timer()["models"]["pneumonia"]
+    assert summary["actions"][-1]["action"] == "stopped" and summary["serving"] == "6.1.0"
+    evaluation = registry.evaluation("pneumonia", "6.0.0")
+    assert summary["canary"] is None and evaluation is not None and evaluation["verdict"] == "passed"
+    # the next run judges the candidate again, against what serves now
+    again = timer()["models"]["pneumonia"]
+    assert again["actions"][0]["action"] == "evaluate" and again["canary"]["version"] == "6.0.0"

@@ -139,6 +139,10 @@ def update_model(registry: Registry, name: str, settings: Settings) -> dict[str,
         waiting = _advance_canary(registry, name, policy, actions)
         if waiting is None:
             _candidates(registry, name, policy, settings, actions)
+    except Conflict as exc:  # an operator changed the pointer meanwhile: their change stands
+        log.info("pointer changed during the run; leaving it", extra={"model": name, "reason": exc.en})
+        actions.append({"action": "stopped", "reason": exc.en})
+        waiting = None
     finally:
         release_lease(registry, lease)
     pointer = registry.pointer(name)
