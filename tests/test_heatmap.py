@@ -42,7 +42,7 @@ def test_cam_peaks_over_the_lesion(model: OnnxModel) -> None:
         if mask.sum() < 200:
             continue
         heat = heat_for(model, image)
-        # THEN the lesion reaches (nearly) the heatmap's peak — a CAM cell is 32 px of the 224 px input,
+        # THEN the lesion reaches (nearly) the heatmap's peak — a CAM cell is 16 px of the 224 px input,
         # so the very hottest pixel may sit just beside a small lesion…
         near_peak += float(heat[mask].max()) >= 0.8 * float(heat.max())
         # …and the lesion is much hotter on average than the rest of the image
