@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xiaofei.metrics import expected_calibration_error
+
 T_MIN, T_MAX = 0.05, 20.0
 
 
@@ -47,19 +49,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, iterations: int = 80) -> 
 
 
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Σ_bins (n_bin / N) · |accuracy − mean confidence| over equal-width confidence bins."""
-    if len(y) == 0:
-        return 0.0
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.mean() * abs(float(correct[mask].mean()) - float(conf[mask].mean()))
-    return float(total)
+    """Expected calibration error of ``probs`` against labels ``y``: the same measure the registry's
+    gate applies (``xiaofei.metrics``), so the model card and the gate cannot disagree."""
+    return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y, bins)
 
 
 def reliability(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> list[dict[str, float]]:
