@@ -376,6 +376,32 @@ def test_presign_rejects_bad_arguments(backend: Backend) -> None:
         backend.store.presign_put("a/b", 60, "image/png\r\nX-Evil: 1", 10)
 
 
+@pytest.mark.parametrize("expires_s", [0, -1, 7 * 24 * 3600 + 1, True, 1.5, "60"])
+def test_presign_refuses_an_expiry_out_of_range_or_not_an_int(backend: Backend, expires_s: Any) -> None:
+    with pytest.raises(ValueError, match="expires_s"):
+        backend.store.presign_get("a/b", expires_s)
+    with pytest.raises(ValueError, match="expires_s"):
+        backend.store.presign_put("a/b", expires_s, "image/png", 10)
+
+
+def test_presign_accepts_the_expiry_bounds(backend: Backend) -> None:
+    for expires_s in (1, 7 * 24 * 3600):
+        assert backend.store.presign_get("a/b", expires_s)
+        assert backend.store.presign_put("a/b", expires_s, "image/png", 10).url
+
+
+@pytest.mark.parametrize("max_bytes", [0, -1])
+def test_presign_put_refuses_a_size_limit_below_one_byte(backend: Backend, max_bytes: int) -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        backend.store.presign_put("a/b", 60, "image/png", max_bytes)
+
+
+@pytest.mark.parametrize("content_type", ["", "image", "image/" + "x" * 100, None])
+def test_presign_put_refuses_a_bad_content_type(backend: Backend, content_type: Any) -> None:
+    with pytest.raises(BadRequest):
+        backend.store.presign_put("a/b", 60, content_type, 10)
+
+
 # ------------------------------------------------------------------------- backend-specific proofs
 
 

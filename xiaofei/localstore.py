@@ -25,12 +25,12 @@ from .objectstore import (
     PresignedPut,
     bad_key,
     check_cursor,
-    check_expiry,
     check_limit,
     check_prefix,
+    check_presign_get,
+    check_presign_put,
     unavailable,
     unquote_etag,
-    validate_content_type,
     validate_key,
 )
 
@@ -280,16 +280,11 @@ class LocalStore:
         return f"{self.public_url}/_store/{quote(key, safe='/')}?{params}"
 
     def presign_get(self, key: str, expires_s: int) -> str:
-        validate_key(key)
-        exp = int(time.time()) + check_expiry(expires_s)
+        exp = int(time.time()) + check_presign_get(key, expires_s)
         return self._url(key, f"exp={exp}&sig={self._signature('GET', key, exp)}")
 
     def presign_put(self, key: str, expires_s: int, content_type: str, max_bytes: int) -> PresignedPut:
-        validate_key(key)
-        validate_content_type(content_type)
-        if max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
-        exp = int(time.time()) + check_expiry(expires_s)
+        exp = int(time.time()) + check_presign_put(key, expires_s, content_type, max_bytes)
         sig = self._signature("PUT", key, exp, max_bytes, content_type)
         url = self._url(key, f"exp={exp}&max={max_bytes}&ct={quote(content_type, safe='')}&sig={sig}")
         return PresignedPut(

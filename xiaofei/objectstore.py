@@ -128,6 +128,21 @@ def check_expiry(expires_s: int) -> int:
     return expires_s
 
 
+def check_presign_get(key: str, expires_s: int) -> int:
+    """Validate ``presign_get``'s arguments (the same in every store); the expiry in seconds."""
+    validate_key(key)
+    return check_expiry(expires_s)
+
+
+def check_presign_put(key: str, expires_s: int, content_type: str, max_bytes: int) -> int:
+    """Validate ``presign_put``'s arguments (the same in every store); the expiry in seconds."""
+    validate_key(key)
+    validate_content_type(content_type)
+    if max_bytes <= 0:
+        raise ValueError("max_bytes must be positive")
+    return check_expiry(expires_s)
+
+
 def unquote_etag(etag: str | None) -> str:
     return (etag or "").strip().strip('"')
 

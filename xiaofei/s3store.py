@@ -21,12 +21,12 @@ from .objectstore import (
     ObjectInfo,
     PresignedPut,
     check_cursor,
-    check_expiry,
     check_limit,
     check_prefix,
+    check_presign_get,
+    check_presign_put,
     unavailable,
     unquote_etag,
-    validate_content_type,
     validate_key,
 )
 
@@ -206,15 +206,10 @@ class S3Store:
                 raise StorageUnavailable()
 
     def presign_get(self, key: str, expires_s: int) -> str:
-        validate_key(key)
-        return self._presign("get_object", {"Key": key}, check_expiry(expires_s))
+        return self._presign("get_object", {"Key": key}, check_presign_get(key, expires_s))
 
     def presign_put(self, key: str, expires_s: int, content_type: str, max_bytes: int) -> PresignedPut:
-        validate_key(key)
-        validate_content_type(content_type)
-        if max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
-        expires = check_expiry(expires_s)
+        expires = check_presign_put(key, expires_s, content_type, max_bytes)
         url = self._presign("put_object", {"Key": key, "ContentType": content_type}, expires)
         return PresignedPut(
             url=url,
