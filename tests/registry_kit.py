@@ -1,6 +1,6 @@
 """Helpers for the registry, gate, model-update and rollout tests: model package variants made from the
 bundled packages (copy, then edit the manifest or the ONNX graph), a store that fails on demand, a clock
-the test moves by hand."""
+the test moves by hand, concurrent pointer writers (run on a folder and on S3 alike)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import make_settings
 from xiaofei.config import Settings
 from xiaofei.errors import StorageUnavailable
+from xiaofei.registry import Pointer, Registry
 from xiaofei.storage import ObjectStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +59,27 @@ class FaultyStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def race_pointer_writers(registry: Registry, name: str, *, writers: int, rounds: int) -> list[str]:
+    """Run ``writers`` threads that each append ``rounds`` marks ("i.j") to the pointer's reason through
+    ``change_pointer``; the marks written. With real conditional writes all of them end up in the reason."""
+
+    def writer(i: int) -> None:
+        for j in range(rounds):
+
+            def add_mark(p: Pointer | None, mark: str = f"{i}.{j}") -> Pointer:
+                assert p is not None
+                return replace(p, reason=(p.reason + " " + mark).strip())
+
+            registry.change_pointer(name, add_mark, attempts=200)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [f"{i}.{j}" for i in range(writers) for j in range(rounds)]
 
 
 def sha256(path: Path) -> str:

@@ -4,14 +4,13 @@ the audit log, the lease, the policy and the metrics. (Model packages here are f
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.registry_kit import FakeClock, FaultyStore, fake_package, settings
+from tests.registry_kit import FakeClock, FaultyStore, fake_package, race_pointer_writers, settings
 from xiaofei.app import App
 from xiaofei.errors import BadRequest, Conflict, NotFound, StorageUnavailable
 from xiaofei.metrics import classification_metrics, expected_calibration_error
@@ -104,26 +103,9 @@ def test_concurrent_pointer_writers_never_lose_an_update(registry: Registry, tmp
     """Each writer appends its mark to the reason: with conditional writes none is lost."""
     publish(registry, tmp_path, "1.0.0")
     registry.promote("pneumonia", "1.0.0", by="op", force=True, reason="")
-    from dataclasses import replace
-
-    def writer(i: int) -> None:
-        for j in range(5):
-
-            def add_mark(p: Pointer | None, mark: str = f"{i}.{j}") -> Pointer:
-                assert p is not None
-                return replace(p, reason=(p.reason + " " + mark).strip())
-
-            registry.change_pointer("pneumonia", add_mark, attempts=200)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    marks = race_pointer_writers(registry, "pneumonia", writers=4, rounds=5)
     pointer = registry.pointer("pneumonia")
-    assert pointer is not None and sorted(pointer.reason.split()) == sorted(
-        f"{i}.{j}" for i in range(4) for j in range(5)
-    )
+    assert pointer is not None and sorted(pointer.reason.split()) == sorted(marks)
 
 
 def test_a_storage_error_mid_promotion_leaves_the_previous_pointer(tmp_path: Path) -> None:

@@ -3,11 +3,9 @@ on the pointer and the lease really exclude each other, and the job runs the sam
 
 from __future__ import annotations
 
-import threading
-from dataclasses import replace
 from pathlib import Path
 
-from tests.registry_kit import FakeClock, settings, variant
+from tests.registry_kit import FakeClock, race_pointer_writers, settings, variant
 from tests.s3server import S3Settings
 from xiaofei.app import App
 from xiaofei.model_update import acquire_lease, run_scheduled
@@ -18,24 +16,10 @@ from xiaofei.storage import open_store
 def test_pointer_writers_and_lease_over_s3(s3_settings: S3Settings, tmp_path: Path) -> None:
     registry = Registry(open_store(s3_settings.url), clock=FakeClock())
     registry.change_pointer("pneumonia", lambda p: Pointer("1.0.0"))
-
-    def writer(i: int) -> None:
-        for j in range(4):
-
-            def add_mark(p: Pointer | None, mark: str = f"{i}.{j}") -> Pointer:
-                assert p is not None
-                return replace(p, reason=(p.reason + " " + mark).strip())
-
-            registry.change_pointer("pneumonia", add_mark, attempts=200)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    marks = race_pointer_writers(registry, "pneumonia", writers=3, rounds=4)
     pointer = registry.pointer("pneumonia")
     assert pointer is not None
-    assert sorted(pointer.reason.split()) == sorted(f"{i}.{j}" for i in range(3) for j in range(4))
+    assert sorted(pointer.reason.split()) == sorted(marks)
 
     assert acquire_lease(registry, "pneumonia") is not None
     assert acquire_lease(registry, "pneumonia") is None
