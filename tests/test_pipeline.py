@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from model.pipeline.nontarget import NON_TARGET_KINDS, capture_variant, make_bad
 from model.pipeline.specs import PNEUMONIA, SKIN, TaskSpec
 from model.pipeline.synthetic import CHEST_LABELS, SKIN_LABELS, make_chest_xray, make_skin, mask_box
 from model.pipeline.train import TrainConfig, set_determinism, train
-from xiaofei.manifest import Manifest
+from xiaofei.manifest import Manifest, ManifestError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -333,6 +334,27 @@ def test_tiny_synthetic_build_exports_a_servable_package(tmp_path: Path) -> None
         logits, features = torch_net(torch.from_numpy(batch))
     assert np.allclose(logits[0].numpy(), raw_out.logits, atol=1e-3)
     assert np.allclose(features[0].numpy(), raw_out.features, atol=1e-3)
+
+
+def test_a_build_whose_manifest_the_server_would_refuse_stops_before_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline has no manifest checks of its own: it relies on Manifest.parse, so a bad field must
+    # stop the build with the serving code's error, naming the field, before any package is written.
+    from model.pipeline import build
+
+    def out_of_range_temperature(**kwargs: Any) -> dict[str, Any]:
+        manifest = real_build_manifest(**kwargs)
+        manifest["temperature"] = 50.0
+        return manifest
+
+    real_build_manifest = build.build_manifest
+    monkeypatch.setattr(build, "build_manifest", out_of_range_temperature)
+    out = tmp_path / "pneumonia"
+    with pytest.raises(ManifestError) as err:
+        build_package(_tiny_config(out), SyntheticSource(PNEUMONIA, TINY, 5))
+    assert err.value.details == {"field": "temperature"} and "temperature" in err.value.en
+    assert not (out / "manifest.json").exists() and not (out / "model.onnx").exists()
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
