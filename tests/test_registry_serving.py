@@ -136,6 +136,22 @@ def test_canary_takes_its_share_by_uid(app: App, tmp_path: Path) -> None:
     assert models.versions() == {"pneumonia": BUNDLED_VERSION}
 
 
+def test_models_list_shows_the_serving_card_during_a_canary(app: App, tmp_path: Path) -> None:
+    from xiaofei.service import list_models
+
+    tick = Tick()
+    models = source(app, tick)
+    models.get("pneumonia")
+    models.registry.publish(variant(tmp_path, "2.0.0"), by="test")
+    models.registry.promote("pneumonia", "2.0.0", by="test", force=True, canary_weight=0.99)
+    tick.now = 10
+    # WHEN anonymous visitors read GET /models while 99 % of the traffic goes to the canary
+    seen = {list_models(app)["models"][0]["version"] for _ in range(30)}
+    # THEN they are told about the serving version, never the canary
+    assert seen == {BUNDLED_VERSION}
+    assert models.status()["pneumonia"]["canary"] == "2.0.0"
+
+
 def test_pins_serve_exactly_the_pinned_version(tmp_path: Path) -> None:
     app = App(settings(tmp_path, models="pneumonia"))
     registry = Registry(app.store, bundled_dir=BUNDLED)

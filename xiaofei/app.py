@@ -17,10 +17,10 @@ from urllib.parse import urlparse
 from .config import Settings
 from .errors import BadRequest
 from .identity import TokenIssuer, load_or_create_secret
-from .inference import OnnxModel
 
 if TYPE_CHECKING:
     from .history import HistoryRepo
+    from .inference import OnnxModel
     from .storage import ObjectStore
 
 
@@ -28,6 +28,10 @@ class ModelSource(Protocol):
     """Where a request's model comes from: the bundled packages, or the registry (with canaries)."""
 
     def get(self, name: str, routing_key: str) -> OnnxModel: ...
+
+    def serving(self, name: str) -> OnnxModel:
+        """The version everyone gets outside a canary (what ``GET /models`` describes)."""
+        ...
 
     def versions(self) -> dict[str, str]: ...
 
@@ -47,10 +51,15 @@ class BundledModels:
             raise unknown_model(name, self.names)
         model = self._models.get(name)
         if model is None:
+            from .inference import OnnxModel  # numpy + ONNX Runtime: only for functions that load models
+
             with self._lock:
                 model = self._models.get(name) or OnnxModel.load(self.root / name, threads=self.threads)
                 self._models[name] = model
         return model
+
+    def serving(self, name: str) -> OnnxModel:
+        return self.get(name)
 
     def versions(self) -> dict[str, str]:
         return {name: self.get(name).version for name in self.names}

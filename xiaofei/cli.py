@@ -82,13 +82,25 @@ def _predict(args: argparse.Namespace) -> int:
         return 2
     answer = predict(App(), None, ImageSource(data=data), args.model)
     if args.heatmap:
-        png = base64.b64decode(answer["heatmap"]["data_url"].partition(",")[2])
-        args.heatmap.write_bytes(png)
+        _write_heatmap(args.heatmap, data, answer)
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
         print(format_answer(answer))
     return 0
+
+
+def _write_heatmap(path: Path, data: bytes, answer: dict[str, Any]) -> None:
+    """The image as analysed (upright, at most 1024 px) with the heat layer drawn over it, as a PNG."""
+    from PIL import Image
+
+    from .heatmap import composite
+    from .imaging import decode
+
+    layer = base64.b64decode(answer["heatmap"]["data_url"].partition(",")[2])
+    image = decode(data, min_side=1024).image
+    image.thumbnail((1024, 1024), Image.Resampling.LANCZOS)
+    composite(image, layer).save(path, format="PNG")
 
 
 def format_answer(answer: dict[str, Any]) -> str:

@@ -129,13 +129,13 @@ class RegistryModels:
             raise ModelUnavailable()
         return slot.pick(name, routing_key)
 
+    def serving(self, name: str) -> OnnxModel:
+        self.get(name)  # loads or refreshes the slot
+        return self._slots[name].serving
+
     def versions(self) -> dict[str, str]:
         """The serving version of each model (the canary, if any, is in ``status``)."""
-        out = {}
-        for name in self.names:
-            self.get(name)
-            out[name] = self._slots[name].serving.version
-        return out
+        return {name: self.serving(name).version for name in self.names}
 
     def status(self) -> dict[str, dict[str, object]]:
         """What this instance serves (for health checks and tests)."""

@@ -12,10 +12,8 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from . import imaging, quality
 from .app import App, unknown_model
 from .errors import (
     AppError,
@@ -26,34 +24,13 @@ from .errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from .heatmap import render_overlay
 from .history import idem_key, keys_for, parse_upload_key
 from .identity import Caller
-from .ids import is_valid_id, new_id
-from .inference import OnnxModel
-from .log import Stopwatch, append_keys
+from .ids import is_valid_id, new_id, now_iso
+from .log import append_keys
 
 log = logging.getLogger(__name__)
 
-DISCLAIMER = {
-    "zh": "本产品仅作辅助诊断使用，如有不适请及时就医",
-    "en": "For decision support only; see a doctor.",
-}
-DEMO_NOTICE = {
-    "zh": "演示模型：权重由本项目在合成图像上训练，未经真实临床数据训练或验证，结果不可用于诊断。",
-    "en": "Demo model: its weights were trained by this project on synthetic images, not on real clinical "
-    "data, and were never clinically validated. Do not use the result for diagnosis.",
-}
-UNCERTAIN_REASON = {
-    "zh": "模型对这张图片没有把握：它的最高概率低于在验证集上为达到目标准确率而设定的阈值。请由医生阅片。",
-    "en": "The model is not sure about this image: its top probability is below the threshold fitted on the "
-    "validation set to reach the target accuracy. Please have a doctor read it.",
-}
-NOT_A_DIAGNOSIS = {
-    "zh": "图片未通过质量检查，以下概率仅供参考，不构成诊断。",
-    "en": "The image did not pass the quality check; these probabilities are shown for transparency only "
-    "and are not a diagnosis.",
-}
 UPLOAD_EXTS = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
@@ -63,8 +40,6 @@ UPLOAD_EXTS = {
     "dcm": "application/dicom",
 }
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-# Uploads must be large enough to keep a readable stored image: JPEG draft decoding stops here.
-STORED_MIN_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -74,10 +49,6 @@ class ImageSource:
     data: bytes | None = None
     key: str | None = None  # uploads/{uid}/{id}.{ext} (presigned PUT)
     file_id: str | None = None  # cloud://env.bucket/uploads/{uid}/{id}.{ext} (WeChat cloud storage)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def decode_base64_image(text: Any, max_bytes: int) -> bytes:
@@ -157,6 +128,10 @@ def predict(
 
 
 def _answer(app: App, name: str, routing_key: str, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
+    # Imported here: numpy, Pillow and the model code stay off the cold start of the functions that never
+    # read an image (history, model_update).
+    from .reading import run_model
+
     model = app.models.get(name, routing_key)
     append_keys(model=name, model_version=model.version)
     return run_model(app, model, data)
@@ -217,86 +192,16 @@ def _key_from_file_id(app: App, file_id: Any) -> str:
     return file_id[len(prefix) :]
 
 
-def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
-    """decode → preprocess → infer → classify → input gate → CAM: the answer, the image and the heatmap."""
-    sw = Stopwatch()
-    manifest = model.manifest
-    spec = manifest.input
-    with sw.lap("decode"):
-        decoded = imaging.decode(
-            data,
-            max_bytes=app.settings.max_body_bytes,
-            max_pixels=app.settings.max_pixels,
-            min_side=max(spec.height, spec.width, STORED_MIN_SIDE),
-        )
-        batch, box = imaging.preprocess(decoded.image, spec)
-    with sw.lap("infer"):
-        raw = model.run(batch)
-        result = model.classify(raw.logits)
-    with sw.lap("quality"):
-        report = quality.assess(decoded.image, raw.pooled, raw.logits, manifest)
-    with sw.lap("heatmap"):
-        cam = model.cam(raw.features, result.top)
-        heatmap_png = render_overlay(decoded.image, cam, box, (spec.height, spec.width))
-    probabilities = [
-        {
-            "label": manifest.labels[i].id,
-            "label_zh": manifest.labels[i].zh,
-            "label_en": manifest.labels[i].en,
-            "p": round(float(result.probabilities[i]), 6),
-        }
-        for i in result.order
-    ]
-    top = manifest.labels[result.top]
-    answer: dict[str, Any] = {
-        "created_at": now_iso(),
-        "status": "done",
-        "model": {"name": manifest.name, "version": manifest.version, "demo": manifest.demo},
-        "label": top.id if report.ok else None,
-        "label_zh": top.zh if report.ok else None,
-        "label_en": top.en if report.ok else None,
-        "confidence": round(result.confidence, 6) if report.ok else None,
-        "uncertain": bool(result.uncertain or not report.ok),
-        "uncertain_reason": UNCERTAIN_REASON if (result.uncertain and report.ok) else None,
-        "quality": {
-            "ok": report.ok,
-            "reason": report.reason,
-            "message": report.message,
-            "warnings": report.warnings,
-        },
-        "probabilities": probabilities,
-        "disclaimer": DISCLAIMER,
-    }
-    if not report.ok:
-        answer["probabilities_note"] = NOT_A_DIAGNOSIS
-    if manifest.demo:
-        answer["demo_notice"] = DEMO_NOTICE
-    answer["latency_ms"] = {
-        "decode": sw.laps["decode"],
-        "infer": sw.laps["infer"],
-        "heatmap": sw.laps["heatmap"],
-        "total": sw.total(),
-    }
-    log.info(
-        "prediction",
-        extra={
-            "label": answer["label"],
-            "quality_ok": report.ok,
-            "uncertain": answer["uncertain"],
-            "latency_ms": answer["latency_ms"],
-        },
-    )
-    return answer, decoded.image, heatmap_png
-
-
 def store_prediction(
     app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes, source: ImageSource
 ) -> dict[str, Any]:
     """Image, then heatmap, then the record last: a failure never leaves a record pointing at nothing."""
+    from .imaging import encode_for_storage  # see _answer
+
     keys = keys_for(caller.uid, answer["id"])
     written: list[str] = []
     try:
-        app.store.put(keys["image"], imaging.encode_for_storage(image), "image/jpeg")
+        app.store.put(keys["image"], encode_for_storage(image), "image/jpeg")
         written.append(keys["image"])
         app.store.put(keys["heatmap"], heatmap_png, "image/png")
         written.append(keys["heatmap"])
@@ -437,10 +342,8 @@ def delete_all(app: App, caller: Caller | None) -> dict[str, Any]:
 
 
 def list_models(app: App) -> dict[str, Any]:
-    cards = []
-    for name in app.settings.model_names:
-        model = app.models.get(name, "")
-        cards.append(model.manifest.public())
+    """The card of each model's serving version: a canary is not advertised until it is promoted."""
+    cards = [app.models.serving(name).manifest.public() for name in app.settings.model_names]
     return {"models": cards, "default": app.settings.default_model}
 
 
