@@ -16,7 +16,9 @@ from PIL import Image
 
 from .imaging import Box
 
-LAYER_MAX_SIDE = 384
+# The model's input size: the CAM (14×14 cells) has no detail finer than that, and the clients' bilinear
+# upscaling of a smooth field looks the same as a larger layer (max 4/255 apart over a 512 px film).
+LAYER_MAX_SIDE = 224
 # Peak opacity of the hottest colour: the image must stay readable under the heat.
 MAX_ALPHA = 0.6
 
