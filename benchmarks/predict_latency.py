@@ -177,33 +177,50 @@ def decode_costs(path: Path, runs: int, block: int = 5) -> tuple[float, float]:
     return statistics.median(times["draft"]), statistics.median(times["full"])
 
 
-def measure(mode: str, images: dict[str, Path], runs: int, colds: int) -> dict[str, float]:
-    """One pipeline's figures: its own cold processes, then one warm process per image."""
-    cold = statistics.median(float(worker(mode, images["1mp"], 1)["cold_s"]) for _ in range(colds))  # type: ignore[arg-type]
-    warm = {name: worker(mode, path, runs) for name, path in images.items()}
-    figures = {"cold start, median s": cold}
-    for name, label in (("1mp", "1 MP X-ray"), ("12mp", "12 MP photo")):
-        times: list[float] = warm[name]["times_ms"]  # type: ignore[assignment]
-        figures[f"{label}, p50 ms"] = percentile(times, 0.5)
-        figures[f"{label}, p95 ms"] = percentile(times, 0.95)
-    figures["model call only, p50 ms"] = percentile(warm["1mp"]["infer_ms"], 0.5)  # type: ignore[arg-type]
-    figures["peak RSS MB (12 MP runs)"] = float(warm["12mp"]["rss_mb"])  # type: ignore[arg-type]
-    return figures
+def measure(images: dict[str, Path], runs: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Every pipeline's figures, its processes interleaved round by round so that a change in the
+    machine's load touches all of them alike; warm times are pooled over the rounds."""
+    cold: dict[str, list[float]] = {mode: [] for mode in MODES}
+    times: dict[tuple[str, str], list[float]] = {}
+    infer: dict[str, list[float]] = {mode: [] for mode in MODES}
+    rss: dict[str, float] = dict.fromkeys(MODES, 0.0)
+    for _ in range(rounds):
+        for mode in MODES:
+            cold[mode].append(float(worker(mode, images["1mp"], 1)["cold_s"]))  # type: ignore[arg-type]
+            for name, path in images.items():
+                out = worker(mode, path, runs)
+                times.setdefault((mode, name), []).extend(out["times_ms"])  # type: ignore[arg-type]
+                infer[mode].extend(out["infer_ms"])  # type: ignore[arg-type]
+                if name == "12mp":
+                    rss[mode] = max(rss[mode], float(out["rss_mb"]))  # type: ignore[arg-type]
+    results = {}
+    for mode in MODES:
+        figures = {"cold start, median s": statistics.median(cold[mode])}
+        for name, label in (("1mp", "1 MP X-ray"), ("12mp", "12 MP photo")):
+            figures[f"{label}, p50 ms"] = percentile(times[mode, name], 0.5)
+            figures[f"{label}, p95 ms"] = percentile(times[mode, name], 0.95)
+        figures["model call only, p50 ms"] = percentile(infer[mode], 0.5)
+        figures["peak RSS MB (12 MP runs)"] = rss[mode]
+        results[mode] = figures
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=60, help="warm runs per image")
-    parser.add_argument("--cold", type=int, default=5, help="cold-start processes per pipeline")
+    parser.add_argument("--runs", type=int, default=40, help="warm runs per image and process")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of processes (one cold start each)")
     args = parser.parse_args()
     folder = Path("/tmp/xiaofei-bench-images")
     folder.mkdir(exist_ok=True)
     images = make_images(folder)
-    results = {mode: measure(mode, images, args.runs, args.cold) for mode in MODES}
+    results = measure(images, args.runs, args.rounds)
     draft, full = decode_costs(images["12mp"], 30)
 
     onnx, torch_, swapped = (results[m] for m in MODES)
-    print(f"\nPredict path, pneumonia model, single thread, {os.cpu_count()} CPUs, {args.runs} warm runs\n")
+    print(
+        f"\nPredict path, pneumonia model, single thread, {os.cpu_count()} CPUs, "
+        f"{args.rounds} rounds × {args.runs} warm runs\n"
+    )
     head = ("measure", "ONNX Runtime", "PyTorch pipeline", "ratio", "torch model only", "ratio")
     widths = (28, 12, 16, 7, 16, 7)
     print("| " + " | ".join(f"{h:<{w}}" for h, w in zip(head, widths, strict=True)) + " |")
