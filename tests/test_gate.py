@@ -83,13 +83,6 @@ BAD: dict[str, tuple[dict[str, Any], str, str]] = {
         "input shape",
     ),
     "manifest promising other channels": ({"manifest": _wrong_channels}, "signature", "input"),
-    # a somewhat worse model that claims near-certainty: its calibration error is beyond chance
-    "overconfident (temperature edited)": (
-        {"manifest": _overconfident, "onnx": degrade_onnx(0.3)},
-        "golden",
-        # on the bundled demo models the accuracy regression fires before the ECE limit
-        "",
-    ),
     "missing field": ({"manifest": _missing_field}, "manifest", "temperature"),
     "swapped labels": ({"manifest": _swap_labels}, "labels", "label_change"),
     "declared label change, but the model did not change": (
@@ -149,6 +142,35 @@ def test_policy_limits(
     ev = evaluate(registry, "pneumonia", "9.1.0")
     assert ev["verdict"] == "rejected" and ev["reasons"][0]["check"] == check
     assert words in ev["reasons"][0]["en"]
+
+
+# Accuracy limits relaxed so that the calibration check is the one that decides.
+NO_ACCURACY_LIMITS = {
+    "min_accuracy": 0.0,
+    "min_macro_f1": 0.0,
+    "min_recall": {"*": 0.0},
+    "max_regression": 1.0,
+}
+
+
+@pytest.mark.parametrize(("overconfident", "verdict"), [(True, "rejected"), (False, "passed")])
+def test_calibration_error_beyond_chance_is_rejected(
+    registry: Registry, tmp_path: Path, overconfident: bool, verdict: str
+) -> None:
+    # GIVEN a somewhat worse model (it confuses neighbouring classes), with its fitted temperature or
+    # with the temperature edited so that it claims near-certainty on its mistakes too
+    edits: dict[str, Any] = {"onnx": degrade_onnx(0.3)}
+    if overconfident:
+        edits["manifest"] = _overconfident
+    registry.publish(variant(tmp_path, "9.2.0", **edits), by="test")
+    _policy(registry, **NO_ACCURACY_LIMITS)
+    ev = evaluate(registry, "pneumonia", "9.2.0")
+    # THEN only the overconfident one is refused, for its calibration error
+    assert ev["verdict"] == verdict, ev
+    if overconfident:
+        reason = ev["reasons"][0]
+        assert reason["check"] == "golden" and reason["metric"] == "ece", reason
+        assert "calibration error (ECE)" in reason["en"] and "校准误差" in reason["zh"]
 
 
 def test_name_mismatch_and_missing_golden_set(app: App, registry: Registry, tmp_path: Path) -> None:
