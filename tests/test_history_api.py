@@ -222,3 +222,35 @@ def test_storage_failure_mid_prediction_leaves_nothing_and_a_retry_makes_one_rec
     # THEN exactly one record exists
     assert "error" not in first and again["id"] == first["id"]
     assert len([f for f in stored_files(app) if f.startswith("history/")]) == 1
+
+
+class BarrierStore:
+    """The real store, but a write of an image or a heatmap waits until the other one has started too."""
+
+    def __init__(self, inner: Any) -> None:
+        import threading
+
+        self.inner = inner
+        self.both_started = threading.Barrier(2, timeout=10)
+
+    def put(self, key: str, *args: Any, **kwargs: Any) -> str:
+        if key.startswith(("images/", "heatmaps/")):
+            self.both_started.wait()  # raises BrokenBarrierError if the writes were one after the other
+        result: str = self.inner.put(key, *args, **kwargs)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
+    image = base64.b64encode(first_sample("pneumonia-viral")).decode()
+    assert app.models is not None
+    # GIVEN a store in which neither the image nor the heatmap write can finish before the other starts
+    app.__dict__["store"] = BarrierStore(app.store)
+    app.__dict__.pop("history", None)
+    # THEN a prediction is stored: both went to the store at the same time, and the record after them
+    answer = predict_handler({"image": image}, wx_context("oHeidi"))
+    assert "error" not in answer, answer
+    files = stored_files(app)
+    assert {f.split("/")[0] for f in files} >= {"images", "heatmaps", "history"}
