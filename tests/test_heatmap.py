@@ -35,7 +35,7 @@ def heat_for(model: OnnxModel, image: Image.Image) -> np.ndarray:
 
 def test_cam_peaks_over_the_lesion(model: OnnxModel) -> None:
     near_peak, contrasts = 0, []
-    for seed in range(1000, 1012):
+    for seed in range(1000, 1060):  # 60 films: the share below is measured, not a lucky dozen
         # GIVEN a synthetic X-ray with a consolidation whose mask we know
         image, mask = make_chest_xray(
             "bacterial", np.random.default_rng(seed), size=(384, 384), return_mask=True
@@ -48,7 +48,7 @@ def test_cam_peaks_over_the_lesion(model: OnnxModel) -> None:
         near_peak += float(heat[mask].max()) >= 0.8 * float(heat.max())
         # …and the lesion is much hotter on average than the rest of the image
         contrasts.append(float(heat[mask].mean()) / max(1e-6, float(heat[~mask].mean())))
-    assert len(contrasts) >= 8
+    assert len(contrasts) >= 40
     assert near_peak >= 0.6 * len(contrasts), f"lesion at the peak in {near_peak}/{len(contrasts)} images"
     assert float(np.median(contrasts)) > 3.0
 
