@@ -15,6 +15,7 @@ from model.pipeline.synthetic import make_chest_xray
 from xiaofei import imaging
 from xiaofei.heatmap import LAYER_MAX_SIDE, MAX_ALPHA, cam_on_image, composite, layer_size, render_layer
 from xiaofei.inference import OnnxModel, class_activation_map
+from xiaofei.manifest import InputSpec
 
 PACKAGE = Path(__file__).resolve().parent.parent / "model" / "pneumonia"
 
@@ -103,3 +104,13 @@ def test_composite_tints_only_where_the_layer_is_hot() -> None:
     assert np.abs(picture[:, -10:] - 128).max() <= 2
     left = picture[:, :10].reshape(-1, 3).mean(axis=0)
     assert left[0] > 90 and left[1] < 60 and left[2] < 60
+
+
+def test_a_centre_crop_model_heats_only_the_part_it_saw() -> None:
+    # GIVEN a wide 300×100 image read by a centre-crop model, and a CAM that is hot everywhere
+    spec = InputSpec("image", 224, 224, 1, "center_crop", 255.0, (0.5,), (0.25,), 0.0)
+    _, box = imaging.preprocess(Image.new("L", (300, 100), 128), spec)
+    heat = np.asarray(cam_on_image(np.ones((14, 14), np.float32), box, (224, 224), (300, 100)))
+    # THEN the middle third (what the model saw) is hot and the sides it never saw stay clear
+    assert heat[:, 105:195].min() == 255
+    assert heat[:, :95].max() == 0 and heat[:, 205:].max() == 0

@@ -457,7 +457,8 @@ def test_preprocess_center_crop_keeps_the_middle() -> None:
     image.paste((0, 255, 0), (30, 0, 60, 30))
     image.paste((0, 0, 255), (60, 0, 90, 30))
     batch, box = preprocess(image, spec(3, "center_crop", scale=255.0, mean=(0, 0, 0), std=(1, 1, 1)))
-    assert box == Box(0, 0, 32, 32)
+    assert box.top == box.left == 0 and (box.height, box.width) == (32, 32)
+    assert box.crop == pytest.approx((1 / 3, 0.0, 2 / 3, 1.0))  # the heatmap covers only this part
     assert batch[0, :, 16, 16] == pytest.approx([0, 1, 0], abs=1e-6)
     assert batch[0, 1, :, 2:30].min() == pytest.approx(1.0)  # green almost edge to edge
 

@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from .imaging import Box
+from .imaging import FULL_IMAGE, Box
 
 # The model's input size: the CAM (14×14 cells) has no detail finer than that, and the clients' bilinear
 # upscaling of a smooth field looks the same as a larger layer (max 4/255 apart over a 512 px film).
@@ -49,14 +49,23 @@ def cam_on_image(
     """Map a CAM from the model's input canvas back onto the image: an 8-bit "L" image of ``size`` (w, h).
 
     The CAM covers the whole input canvas (H, W); only ``box`` holds the image (the rest is letterbox
-    padding), so crop that part — in CAM cells — and stretch it over the image.
+    padding), so crop that part — in CAM cells — and stretch it over the part of the image the model saw
+    (all of it, or the centre crop; elsewhere the heat is 0).
     """
     in_h, in_w = input_size
     cam_h, cam_w = cam.shape
     sy, sx = cam_h / in_h, cam_w / in_w
-    crop = (box.left * sx, box.top * sy, (box.left + box.width) * sx, (box.top + box.height) * sy)
+    cells_box = (box.left * sx, box.top * sy, (box.left + box.width) * sx, (box.top + box.height) * sy)
     cells = Image.fromarray((np.clip(cam, 0.0, 1.0) * 255).astype(np.uint8), mode="L")
-    return cells.resize(size, Image.Resampling.BILINEAR, box=crop)
+    if box.crop == FULL_IMAGE:
+        return cells.resize(size, Image.Resampling.BILINEAR, box=cells_box)
+    w, h = size
+    left, top, right, bottom = box.crop
+    x0, y0 = round(left * w), round(top * h)
+    seen = (max(1, round(right * w) - x0), max(1, round(bottom * h) - y0))
+    heat = Image.new("L", size, 0)
+    heat.paste(cells.resize(seen, Image.Resampling.BILINEAR, box=cells_box), (x0, y0))
+    return heat
 
 
 def render_layer(

@@ -64,14 +64,20 @@ _TRANSPOSE = {
 }
 
 
+FULL_IMAGE = (0.0, 0.0, 1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Box:
-    """Where the image content sits inside the model input canvas (after letterbox or crop)."""
+    """Where the image content sits inside the model input canvas (after letterbox or crop), and which
+    part of the image that content is: ``crop`` = (left, top, right, bottom) as fractions of the image's
+    width and height (the whole image unless the policy is "center_crop")."""
 
     top: int
     left: int
     height: int
     width: int
+    crop: tuple[float, float, float, float] = FULL_IMAGE
 
 
 @dataclass(frozen=True)
@@ -378,8 +384,9 @@ def preprocess(image: Image.Image, spec: InputSpec) -> tuple[np.ndarray, Box]:
         cw, ch = width / scale, height / scale  # the source region that fills the canvas
         # Clamped: float rounding can put the box a hair outside the image, which Pillow refuses.
         x0, y0 = max(0.0, (w - cw) / 2), max(0.0, (h - ch) / 2)
-        content = image.resize((width, height), RESAMPLE, box=(x0, y0, min(w, x0 + cw), min(h, y0 + ch)))
-        box = Box(0, 0, height, width)
+        x1, y1 = min(w, x0 + cw), min(h, y0 + ch)
+        content = image.resize((width, height), RESAMPLE, box=(x0, y0, x1, y1))
+        box = Box(0, 0, height, width, crop=(x0 / w, y0 / h, x1 / w, y1 / h))
     elif spec.resize == "stretch":
         content = image.resize((width, height), RESAMPLE)
         box = Box(0, 0, height, width)
@@ -420,6 +427,7 @@ def encode_for_storage(image: Image.Image, max_side: int = 1024, quality: int = 
 
 __all__ = [
     "FORMATS",
+    "FULL_IMAGE",
     "MAX_SIDE",
     "RESAMPLE",
     "Box",
