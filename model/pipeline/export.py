@@ -43,26 +43,27 @@ def export_onnx(net: CamNet, path: Path, spec: InputSpec) -> None:
 
 
 def check_onnx(path: Path, net: CamNet, batch: np.ndarray, spec: InputSpec, tolerance: float = 1e-3) -> float:
-    """Largest |ONNX − PyTorch| over logits and features for a few inputs; raises beyond ``tolerance``."""
+    """Largest |ONNX − PyTorch| over logits and features for a few inputs; raises when it exceeds
+    ``tolerance`` × the outputs' magnitude (at least 1): float32 sums over a deep backbone's large
+    activations differ by more than an absolute 1e-3 between two correct runtimes."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    worst = 0.0
+    worst = worst_relative = 0.0
     net.eval()
     for x in batch:
         x1 = x[None].astype(np.float32)
-        logits, features = session.run(["logits", "features"], {spec.name: x1})
+        outputs = session.run(["logits", "features"], {spec.name: x1})
         with torch.no_grad():
-            t_logits, t_features = net(torch.from_numpy(x1))
-        worst = max(
-            worst,
-            float(np.abs(logits - t_logits.numpy()).max()),
-            float(np.abs(features - t_features.numpy()).max()),
-        )
-    if worst > tolerance:
-        raise RuntimeError(f"ONNX export differs from PyTorch by {worst:.2e}")
+            expected = [t.numpy() for t in net(torch.from_numpy(x1))]
+        for got, want in zip(outputs, expected, strict=True):
+            diff = float(np.abs(got - want).max())
+            worst = max(worst, diff)
+            worst_relative = max(worst_relative, diff / max(1.0, float(np.abs(want).max())))
+    if worst_relative > tolerance:
+        raise RuntimeError(f"ONNX export differs from PyTorch by {worst:.2e} ({worst_relative:.2e} relative)")
     return worst
 
 
