@@ -130,6 +130,16 @@ def test_skin_model_refuses_radiographs_and_documents(skin: OnnxModel) -> None:
         assert verdict(skin, make_non_target(kind, rng(10, 0))).reason == "not_skin", kind
 
 
+def test_skin_model_says_a_badly_lit_photo_is_too_dark_or_too_bright_not_other_skin(skin: OnnxModel) -> None:
+    # GIVEN skin photos taken in the dark or washed out by a flash
+    for fault, reason in (("skin_dark", "too_dark"), ("skin_bright", "too_bright")):
+        reports = [verdict(skin, make_bad_capture(fault, rng(11, i))) for i in range(20)]
+        # THEN none is read, and most are told what to fix rather than that they are not skin
+        assert not any(r.ok for r in reports)
+        told = [r.reason for r in reports]
+        assert told.count(reason) >= 12, (fault, told)
+
+
 # --- the rules, on hand-made statistics ---------------------------------------------------------------
 
 

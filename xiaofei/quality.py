@@ -16,15 +16,21 @@ The checks run in this order and the first failure is the reason:
 4. washed out: contrast below ``exposure.washed_out_contrast`` → ``too_dark`` / ``too_bright`` when the
    brightness is outside ``exposure.brightness``, else ``low_contrast``; or more nearly black pixels than
    ``exposure.dark_fraction_max`` → ``too_dark``: nothing can be judged in such an image, not even its kind;
-5. ``not_a_radiograph`` / ``not_skin`` (``refusal``): a statistic outside ``kind_ranges``, or a model
-   score above its threshold (the features are unlike those of any image of the kind);
-6. ``too_dark`` / ``too_bright``: brightness outside ``exposure.brightness``;
-7. ``low_contrast``      contrast below ``exposure.contrast_min``.
+5. the refusal when a statistic is *above* its range in ``kind_ranges`` (more edges, colour or detail
+   than the kind has: no exposure fault adds them);
+6. for kinds told by colour (``EXPOSURE_DRAINS_KIND``: skin), ``too_dark`` / ``too_bright`` when the
+   brightness is outside ``exposure.brightness``: bad exposure drains colour, detail and entropy and
+   moves the model's features, so it explains whatever else is missing, and it is what the user can fix;
+7. ``not_a_radiograph`` / ``not_skin`` (``refusal``): a statistic below its range, or a model score above
+   its threshold (the features are unlike those of any image of the kind);
+8. ``too_dark`` / ``too_bright``: brightness outside ``exposure.brightness`` (radiographs);
+9. ``low_contrast``      contrast below ``exposure.contrast_min``.
 
-So a black or white film is ``too_dark`` / ``too_bright``, while a white page of text, which keeps its
-contrast, is ``not_a_radiograph``. The colour statistics are ratios (chroma / value, rg chromaticity),
-which do not change with a gain in exposure (clipping and washing out still drain them). Non-blocking
-warnings (``low_resolution``, ``unusual_image``, ``colour_cast``) are listed whatever the outcome.
+So a black or white film is ``too_dark`` / ``too_bright`` and so is a dim or overexposed skin photo,
+while a white page of text or a screenshot, which keeps its contrast, is ``not_a_radiograph``.
+The colour statistics are ratios (chroma / value, rg chromaticity), which do not change with a gain in
+exposure (clipping and washing out still drain them). Non-blocking warnings (``low_resolution``,
+``unusual_image``, ``colour_cast``) are listed whatever the outcome.
 Schema of ``manifest.quality`` (version 1)::
 
     {version: 1, kind: "radiograph"|"skin", refusal: "not_a_radiograph"|"not_skin",
@@ -61,6 +67,10 @@ SKIN_R = (0.36, 0.62)
 SKIN_G = (0.24, 0.37)
 # Exposure faults drain colour and never add it: too much colour is decided before the exposure checks.
 COLOUR_STATS = ("saturation", "skin_fraction")
+# Kinds told by colour, which bad exposure drains (with detail, entropy and the model's features): for
+# them a brightness outside the range explains whatever else is missing, and "too dark" is what the user
+# can fix. A radiograph is told by its grey, its shape and its edges, which exposure does not create.
+EXPOSURE_DRAINS_KIND = ("skin",)
 
 MESSAGES: dict[str, dict[str, str]] = {
     "blank": {
@@ -401,18 +411,21 @@ def _reason(config: GateConfig, s: dict[str, float]) -> str | None:
         )
     if s["dark_fraction"] > config.dark_fraction_max:
         return "too_dark"
+    below = False
     for name, (low, high) in config.kind_ranges.items():
         value = s.get(name)
-        if value is not None and not low <= value <= high:
-            return config.refusal
-    if s.get("mahalanobis", 0.0) > config.mahalanobis_threshold:
+        if value is not None and value > high:
+            return config.refusal  # more edges, colour or detail than the kind has: no exposure adds them
+        below = below or (value is not None and value < low)
+    exposure = "too_dark" if s["brightness"] < lo else "too_bright" if s["brightness"] > hi else None
+    if exposure and config.kind in EXPOSURE_DRAINS_KIND:
+        return exposure
+    if below or s.get("mahalanobis", 0.0) > config.mahalanobis_threshold:
         return config.refusal
     if config.energy_threshold is not None and s.get("energy", 0.0) > config.energy_threshold:
         return config.refusal
-    if s["brightness"] < lo:
-        return "too_dark"
-    if s["brightness"] > hi:
-        return "too_bright"
+    if exposure:
+        return exposure
     if s["contrast"] < config.contrast_min:
         return "low_contrast"
     return None
