@@ -2,8 +2,9 @@
 
 The layer holds only the heat: a 256-colour palette (blue → red) with an alpha per colour, so cold areas
 are clear and hot ones tinted. A palette PNG needs no per-row filtering and a fraction of the pixels'
-bytes, which makes it ~5× cheaper to encode than a composited RGB overlay on every request; it also lets
-the clients show, hide and fade the heatmap over the sharper stored image. ``composite`` draws the layer
+bytes: ~0.6 ms and ~8 KB per answer, where a composited 384 px RGB overlay cost ~11 ms and ~130 KB. It
+also lets the clients show, hide and fade the heatmap over the sharper stored image, and it holds no
+copy of the image. ``composite`` draws the layer
 over the image where one picture is wanted (the CLI's ``--heatmap``).
 """
 
@@ -16,8 +17,8 @@ from PIL import Image
 
 from .imaging import FULL_IMAGE, Box
 
-# The model's input size: the CAM (14×14 cells) has no detail finer than that, and the clients' bilinear
-# upscaling of a smooth field looks the same as a larger layer (max 4/255 apart over a 512 px film).
+# The bundled models' input size: a CAM (14×14 cells for them) has no finer detail, and the clients'
+# bilinear upscaling of a smooth field looks the same as a larger layer (max 4/255 apart on a 512 px film).
 LAYER_MAX_SIDE = 224
 # Peak opacity of the hottest colour: the image must stay readable under the heat.
 MAX_ALPHA = 0.6
