@@ -18,6 +18,7 @@ from model.pipeline.synthetic import CHEST_LABELS, SKIN_LABELS, make_chest_xray,
 from xiaofei import imaging, quality
 from xiaofei.inference import OnnxModel
 from xiaofei.manifest import Manifest, ManifestError
+from xiaofei.tilt import tilt_degrees
 
 MODELS = Path(__file__).resolve().parent.parent / "model"
 SEED = 424242  # not a seed stream the pipeline uses
@@ -113,6 +114,30 @@ def test_both_models_refuse_real_photos(chest: OnnxModel, skin: OnnxModel) -> No
         with Image.open(folder / name) as im:
             im.load()
             assert verdict(chest, imaging.normalize_mode(im).copy()).reason == "not_a_radiograph", name
+
+
+def test_tilt_of_a_film_is_estimated_from_its_mirror_symmetry() -> None:
+    upright, turned = [], []
+    for i in range(20):
+        film = make_chest_xray(CHEST_LABELS[i % 3], rng(12, i))
+        upright.append(tilt_degrees(film))
+        angle = 12 if i % 2 else -12
+        turned.append((angle, tilt_degrees(film.rotate(angle, Image.Resampling.BILINEAR))))
+    # THEN an upright film is never called turned, and a turned one is found, the right way round
+    assert max(abs(t) for t in upright) < quality.TILT_WARN_DEGREES, upright
+    close = [abs(est - angle) <= 4 for angle, est in turned]
+    assert sum(close) >= 17, turned
+
+
+def test_a_turned_film_is_read_with_a_rotated_warning(chest: OnnxModel, skin: OnnxModel) -> None:
+    film = make_chest_xray("bacterial", rng(13, 0), size=(700, 600))
+    codes = {w["code"] for w in verdict(chest, film).warnings}
+    assert "rotated" not in codes
+    report = verdict(chest, film.rotate(14, Image.Resampling.BILINEAR))
+    assert report.ok and "rotated" in {w["code"] for w in report.warnings}, report
+    assert report.scores["tilt_degrees"] >= quality.TILT_WARN_DEGREES
+    # skin photos are taken at any angle: no tilt is measured for them
+    assert "tilt_degrees" not in verdict(skin, make_skin(SKIN_LABELS[0], rng(13, 1))).scores
 
 
 # --- the bundled skin model ---------------------------------------------------------------------------

@@ -30,7 +30,8 @@ So a black or white film is ``too_dark`` / ``too_bright`` and so is a dim or ove
 while a white page of text or a screenshot, which keeps its contrast, is ``not_a_radiograph``.
 The colour statistics are ratios (chroma / value, rg chromaticity), which do not change with a gain in
 exposure (clipping and washing out still drain them). Non-blocking warnings (``low_resolution``,
-``unusual_image``, ``colour_cast``) are listed whatever the outcome.
+``unusual_image``, ``colour_cast``, and for radiographs ``rotated``: see ``tilt.py``) are listed whatever
+the outcome.
 Schema of ``manifest.quality`` (version 1)::
 
     {version: 1, kind: "radiograph"|"skin", refusal: "not_a_radiograph"|"not_skin",
@@ -53,6 +54,7 @@ import numpy as np
 from PIL import Image
 
 from .manifest import Manifest, ManifestError
+from .tilt import tilt_degrees
 
 QUALITY_VERSION = 1
 REASONS = ("blank", "too_small", "not_a_radiograph", "not_skin", "too_dark", "too_bright", "low_contrast")
@@ -67,6 +69,8 @@ SKIN_R = (0.36, 0.62)
 SKIN_G = (0.24, 0.37)
 # Exposure faults drain colour and never add it: too much colour is decided before the exposure checks.
 COLOUR_STATS = ("saturation", "skin_fraction")
+# A film turned by this much is worth a warning (the estimate moves in steps of 2°; see tilt.py).
+TILT_WARN_DEGREES = 6.0
 # Kinds told by colour, which bad exposure drains (with detail, entropy and the model's features): for
 # them a brightness outside the range explains whatever else is missing, and "too dark" is what the user
 # can fix. A radiograph is told by its grey, its shape and its edges, which exposure does not create.
@@ -117,6 +121,10 @@ WARNINGS: dict[str, dict[str, str]] = {
     "colour_cast": {
         "en": "The image has a colour cast (a photo of a film?); the original digital image reads better.",
         "zh": "图片有偏色（可能是翻拍的胶片），原始数字图像的判读效果更好。",
+    },
+    "rotated": {
+        "en": "The film looks turned by several degrees; a straight film reads better.",
+        "zh": "胶片看起来倾斜了几度，摆正后的图片判读效果更好。",
     },
     "no_input_gate": {
         "en": "This model has no input check: it cannot tell whether the image is of the right kind.",
@@ -372,7 +380,11 @@ def assess(
     ``image``: the decoded, upright "L"/"RGB" image before preprocessing; ``pooled_features``: the global
     average of the model's last feature map, shape [C]; ``logits``: shape [K].
     """
-    return decide(image_stats(image), pooled_features, logits, manifest)
+    stats = image_stats(image)
+    config = parse_config(manifest)
+    if config is not None and config.kind == "radiograph":  # skin photos have no upright
+        stats["tilt_degrees"] = tilt_degrees(image)
+    return decide(stats, pooled_features, logits, manifest)
 
 
 def decide(
@@ -442,6 +454,8 @@ def _warnings(config: GateConfig, s: dict[str, float]) -> list[dict[str, str]]:
         out.append(_warning("unusual_image"))
     if config.warn_saturation is not None and s["saturation"] > config.warn_saturation:
         out.append(_warning("colour_cast"))
+    if abs(s.get("tilt_degrees", 0.0)) >= TILT_WARN_DEGREES:
+        out.append(_warning("rotated"))
     return out
 
 
