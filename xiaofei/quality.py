@@ -417,10 +417,9 @@ def _reason(config: GateConfig, s: dict[str, float]) -> str | None:
         if name in config.kind_ranges and s.get(name, 0.0) > config.kind_ranges[name][1]:
             return config.refusal
     lo, hi = config.brightness
+    exposure = "too_dark" if s["brightness"] < lo else "too_bright" if s["brightness"] > hi else None
     if s["contrast"] < config.washed_out_contrast:
-        return (
-            "too_dark" if s["brightness"] < lo else "too_bright" if s["brightness"] > hi else "low_contrast"
-        )
+        return exposure or "low_contrast"
     if s["dark_fraction"] > config.dark_fraction_max:
         return "too_dark"
     below = False
@@ -429,7 +428,6 @@ def _reason(config: GateConfig, s: dict[str, float]) -> str | None:
         if value is not None and value > high:
             return config.refusal  # more edges, colour or detail than the kind has: no exposure adds them
         below = below or (value is not None and value < low)
-    exposure = "too_dark" if s["brightness"] < lo else "too_bright" if s["brightness"] > hi else None
     if exposure and config.kind in EXPOSURE_DRAINS_KIND:
         return exposure
     if below or s.get("mahalanobis", 0.0) > config.mahalanobis_threshold:
