@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit miniprogram-test demo-models package bench clean
+.PHONY: run test lint typecheck unit miniprogram-test models demo-models package bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,8 +40,15 @@ miniprogram-test: $(MP_STAMP)
 
 test: lint typecheck unit miniprogram-test
 
+# The bundled packages from ../shared/data: pneumonia trained on the real films (about 45 minutes here),
+# then the skin demo (synthetic training images) with its input gate fitted on real photos too.
+models: $(STAMP)
+	$(BIN)/python -m model.pipeline models --data ../shared/data --out model
+	$(BIN)/python -m model.pipeline demo --only skin --data ../shared/data --out model
+
+# The skin demo from synthetic images alone (no shared data needed; its gate then knows no real photo).
 demo-models: $(STAMP)
-	$(BIN)/python -m model.pipeline demo --out model
+	$(BIN)/python -m model.pipeline demo --only skin --out model
 
 # SCF code zips + dependency layer + CloudBase folders (infra/package.py); PYTHON_VERSION=3.11 for CloudBase 3.11.
 PYTHON_VERSION ?= 3.10

@@ -378,14 +378,29 @@ def test_dicom_bits_stored_and_source_mode() -> None:
     ("kwargs", "error", "words"),
     [
         ({"pixel_data": False}, UnsupportedFormat, "no image"),
-        ({"photometric": "RGB"}, UnsupportedFormat, "grayscale"),
-        ({"transfer_syntax": "1.2.840.10008.1.2.4.80"}, UnsupportedFormat, "compression"),  # JPEG-LS
+        ({"photometric": "PALETTE COLOR"}, UnsupportedFormat, "grayscale"),
+        ({"transfer_syntax": "1.2.840.10008.1.2.4.100"}, UnsupportedFormat, "compression"),  # MPEG-2 video
     ],
 )
 def test_dicom_without_a_grayscale_image(kwargs: dict[str, Any], error: type[ImageError], words: str) -> None:
     data = imagegen.dicom(**kwargs)
     assert data is not None
     assert words in refused(data, error).en
+
+
+@needs_pydicom
+def test_damaged_compressed_dicom_is_corrupt() -> None:
+    data = imagegen.dicom(transfer_syntax="1.2.840.10008.1.2.4.80")  # JPEG-LS: a plugin is installed
+    assert data is not None
+    assert refused(data, ImageError).code == "corrupt_image"
+
+
+@needs_pydicom
+def test_colour_dicom_decodes_to_rgb_for_the_input_gate() -> None:
+    data = imagegen.dicom(photometric="RGB")
+    assert data is not None
+    result = decode(data)
+    assert (result.format, result.image.mode, result.original_size) == ("dicom", "RGB", (64, 48))
 
 
 @needs_pydicom

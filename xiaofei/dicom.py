@@ -11,7 +11,10 @@ modality LUT (RescaleSlope/Intercept) is applied, then:
 
 Multi-frame files: the first frame only (decoded alone). Compressed transfer syntaxes need a decoder
 plugin (pylibjpeg, gdcm …); without one the file is ``unsupported_format``. A DICOM with no pixel data
-(a report, a structured document) or a colour one is ``unsupported_format`` with a message saying so.
+(a report, a structured document) or one in another colour space is ``unsupported_format`` with a
+message saying so. 8-bit colour DICOMs (ultrasound, secondary captures) decode to RGB, so that the input
+gate, not the decoder, says that they are not radiographs. JPEG and JPEG 2000 need pylibjpeg's plugins
+(the ``dicom`` extra installs them).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from .errors import CorruptImage, UnsupportedFormat
 from .imaging import DecodedImage, check_dimensions, image_errors, stretch_to_l
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# pydicom's pixel_array returns these as RGB (YBR is converted).
+_COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")
 
 
 def decode_dicom(data: bytes, *, max_pixels: int) -> DecodedImage:
@@ -56,6 +61,11 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> DecodedImage:
                     "该 DICOM 文件的压缩方式无法读取，请上传 JPEG 或 PNG 图片。",
                 )
         frame = pixel_array(ds, index=0)
+        if frame.ndim == 3 and frame.shape[-1] == 3 and _colour(ds):
+            # A colour DICOM (ultrasound, photos, secondary captures): decoded so that the input gate can
+            # say what it is, rather than refusing the file format.
+            colour = Image.fromarray(_to_uint8(frame), "RGB")
+            return DecodedImage(colour, "dicom", (columns, rows), "RGB", 1)
         if frame.ndim != 2:
             raise CorruptImage(
                 "The DICOM pixel data is not a single grayscale plane.", "DICOM 像素数据不是单通道灰度图。"
@@ -75,11 +85,26 @@ def _check_kind(ds: Any) -> None:
             "该 DICOM 文件不包含图像（没有像素数据）。",
         )
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-    if photometric not in ("MONOCHROME1", "MONOCHROME2") or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+    grey = photometric in ("MONOCHROME1", "MONOCHROME2") and int(ds.get("SamplesPerPixel", 1) or 1) == 1
+    if not grey and not _colour(ds):
         raise UnsupportedFormat(
-            f"Only grayscale DICOM images are supported (this one is {photometric or 'unknown'}).",
-            f"仅支持灰度 DICOM 图像（此文件为 {photometric or '未知'}）。",
+            f"Only grayscale or RGB/YBR DICOM images are supported (this one is {photometric or 'unknown'}).",
+            f"仅支持灰度或 RGB/YBR 彩色 DICOM 图像（此文件为 {photometric or '未知'}）。",
         )
+
+
+def _colour(ds: Any) -> bool:
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    return photometric in _COLOUR and int(ds.get("SamplesPerPixel", 1) or 1) == 3
+
+
+def _to_uint8(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype == np.uint8:
+        return np.ascontiguousarray(frame)
+    top = float(frame.max()) if frame.size else 0.0
+    return np.ascontiguousarray(
+        np.clip(frame.astype(np.float64) * (255.0 / max(top, 1.0)), 0, 255).astype(np.uint8)
+    )
 
 
 def _int(ds: Any, name: str) -> int:

@@ -105,7 +105,7 @@ def run_golden(model: OnnxModel, items: list[GoldenItem], max_bytes: int, max_pi
         raw = model.run(batch)
         out.infer_ms.append((time.perf_counter() - started) * 1000)
         result = model.classify(raw.logits)
-        ok = bool(quality.assess(decoded.image, raw.pooled, raw.logits, model.manifest).ok)
+        ok = bool(quality.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind).ok)
         if item.label is None:
             out.ood_refused.append(not ok)
         else:
@@ -362,7 +362,9 @@ def _check_signature(session: Any, manifest: Manifest) -> None:
             f"模型输入形状 {declared} 与清单 [N, {spec.channels}, {spec.height}, {spec.width}] 不一致。",
         )
     outputs = {o.name for o in session.get_outputs()}
-    for wanted in (manifest.logits_output, manifest.features_output):
+    for wanted in (manifest.logits_output, manifest.features_output, manifest.kind_output):
+        if wanted is None:
+            continue
         if wanted not in outputs:
             raise Rejected(
                 "signature", f"the model has no output named '{wanted}'.", f"模型没有名为 '{wanted}' 的输出。"

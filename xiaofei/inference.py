@@ -67,6 +67,7 @@ def sha256_file(path: Path) -> str:
 class RawOutput:
     logits: np.ndarray  # [K]
     features: np.ndarray  # [C, h, w]
+    kind: np.ndarray | None = None  # [2]: the input gate's (target, other) logits, when the graph has them
 
     @property
     def pooled(self) -> np.ndarray:
@@ -129,13 +130,14 @@ class OnnxModel:
 
     def run(self, batch: np.ndarray) -> RawOutput:
         m = self.manifest
+        names = [m.logits_output, m.features_output] + ([m.kind_output] if m.kind_output else [])
         try:
-            logits, features = self.session.run(
-                [m.logits_output, m.features_output], {m.input.name: batch.astype(np.float32, copy=False)}
-            )
+            outputs = self.session.run(names, {m.input.name: batch.astype(np.float32, copy=False)})
         except Exception as exc:  # onnxruntime raises its own (unexported) exception types
             raise ModelUnavailable() from exc
-        return RawOutput(np.asarray(logits[0], dtype=np.float32), np.asarray(features[0], dtype=np.float32))
+        logits, features = (np.asarray(o[0], dtype=np.float32) for o in outputs[:2])
+        kind = np.asarray(outputs[2][0], dtype=np.float32) if m.kind_output else None
+        return RawOutput(logits, features, kind)
 
     def classify(self, logits: np.ndarray) -> Classification:
         return classify(logits, self.manifest)
@@ -184,6 +186,10 @@ def _check_signature(session: Any, manifest: Manifest, package_dir: Path) -> Non
     features_shape = outputs[manifest.features_output]
     if len(features_shape) != 4 or features_shape[1] != len(manifest.cam_weights[0]):
         raise _unavailable(package_dir, "the features output does not match the CAM weights")
+    if manifest.kind_output is not None:
+        kind_shape = outputs.get(manifest.kind_output)
+        if kind_shape is None or len(kind_shape) != 2 or kind_shape[1] != 2:
+            raise _unavailable(package_dir, "the model has no [N, 2] kind output as the manifest says")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

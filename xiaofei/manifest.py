@@ -14,7 +14,8 @@ Schema (version 1), abridged; ``model/pneumonia/manifest.json`` is a full exampl
     labels: [{id, en, zh, description_en, description_zh}]       # in logit order
     input:  {name, size: [H, W], channels: 1|3, resize: "letterbox"|"center_crop"|"stretch",
              scale: 255.0, mean: [..channels], std: [..channels], background: 0}
-    outputs: {logits: NAME, features: NAME}                         # features: [1, C, h, w] last conv
+    outputs: {logits: NAME, features: NAME, kind?: NAME}            # features: [1, C, h, w] last conv
+                                                  # kind (optional): [1, 2], the input gate's (target, other)
     cam: {weights: [[C floats] per label], bias: [per label]}       # the classifier head, for CAM
     temperature: float                                              # fitted on the validation split
     thresholds: {uncertain_confidence: float, uncertain_margin: float, target_accuracy: float,
@@ -86,6 +87,7 @@ class Manifest:
     uncertain_margin: float
     sha256: str
     quality: dict[str, Any] = field(default_factory=dict)
+    kind_output: str | None = None  # the input gate's kind logits (target, other), when the graph has them
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -122,6 +124,13 @@ class Manifest:
             "metrics": raw.get("metrics", {}),
             "thresholds": raw.get("thresholds", {}),
         }
+
+
+def _optional_name(data: dict[str, Any], output: str) -> str | None:
+    value = data.get("outputs", {}).get(output)
+    if value is not None and not isinstance(value, str):
+        raise _bad(f"outputs.{output}", "must be a string", "必须是字符串")
+    return value
 
 
 def _need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:
@@ -262,5 +271,6 @@ def _parse(data: dict[str, Any]) -> Manifest:
         uncertain_margin=margin,
         sha256=sha,
         quality=quality,
+        kind_output=_optional_name(data, "kind"),
         raw=data,
     )

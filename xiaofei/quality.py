@@ -26,6 +26,15 @@ The checks run in this order and the first failure is the reason:
 8. ``too_dark`` / ``too_bright``: brightness outside ``exposure.brightness`` (radiographs);
 9. ``low_contrast``      contrast below ``exposure.contrast_min``.
 
+With a *kind model* (``quality.kind_model``: a small network in the same ONNX graph, output
+``manifest.kind_output``, trained by ``model/pipeline/kind.py`` on images of the kind against images of
+other kinds) the kind is its decision instead: after checks 1–4, a colour statistic below its range or
+P(kind) below ``kind_model.threshold`` is the refusal; then ``too_dark`` (dark fraction), the exposure and
+the contrast. The diagnostic model's Mahalanobis and energy scores no longer refuse: beyond their
+thresholds they add the warning ``outside_training_data`` (the image is of the right kind but far from
+the training population, e.g. an adult's film for a model trained on children; its text comes from
+``kind_model.population_warning``).
+
 So a black or white film is ``too_dark`` / ``too_bright`` and so is a dim or overexposed skin photo,
 while a white page of text or a screenshot, which keeps its contrast, is ``not_a_radiograph``.
 The colour statistics are ratios (chroma / value, rg chromaticity), which do not change with a gain in
@@ -38,7 +47,8 @@ Schema of ``manifest.quality`` (version 1)::
      blank_contrast, min_side, kind_ranges: {stat: [lo, hi]},
      exposure: {brightness: [lo, hi], contrast_min, washed_out_contrast, dark_fraction_max},
      mahalanobis: {means: [[C]] per label, precision: [[C]] (C×C), threshold, warn},
-     energy: {threshold, warn}, warn: {min_side, saturation_max|null}, fit: {...how it was fitted}}
+     energy: {threshold, warn}, warn: {min_side, saturation_max|null}, fit: {...how it was fitted},
+     kind_model?: {output, threshold, population_warning?: {en, zh}, fit: {...}}}
 
 numpy and Pillow only: this module runs in the serving function.
 """
@@ -125,6 +135,11 @@ WARNINGS: dict[str, dict[str, str]] = {
     "rotated": {
         "en": "The film looks turned by several degrees; a straight film reads better.",
         "zh": "胶片看起来倾斜了几度，摆正后的图片判读效果更好。",
+    },
+    "outside_training_data": {
+        "en": "This image is unlike the images the model was trained on; the model was not validated on "
+        "such images. Read the result with extra care.",
+        "zh": "这张图片与模型训练所用的图片差别较大，模型未在此类图片上验证过，请更谨慎地看待结果。",
     },
     "no_input_gate": {
         "en": "This model has no input check: it cannot tell whether the image is of the right kind.",
@@ -236,6 +251,8 @@ class GateConfig:
     energy_warn: float | None
     warn_min_side: float
     warn_saturation: float | None
+    kind_threshold: float | None = None  # the kind model's least P(target), when the model has one
+    population_message: dict[str, str] | None = None  # the "outside_training_data" text for this model
 
 
 def _bad(path: str) -> ManifestError:
@@ -331,6 +348,7 @@ def _parse(q: dict[str, Any], manifest: Manifest) -> GateConfig:
         e_threshold = _num(en, "threshold", "energy.threshold")
         e_warn = _num(en, "warn", "energy.warn")
     sat = warn.get("saturation_max")
+    kind_threshold, population = _kind_model(q, manifest)
     return GateConfig(
         kind=kind,
         refusal=str(refusal),
@@ -349,7 +367,26 @@ def _parse(q: dict[str, Any], manifest: Manifest) -> GateConfig:
         energy_warn=e_warn,
         warn_min_side=_num(warn, "min_side", "warn.min_side") if "min_side" in warn else 0.0,
         warn_saturation=None if sat is None else _num(warn, "saturation_max", "warn.saturation_max"),
+        kind_threshold=kind_threshold,
+        population_message=population,
     )
+
+
+def _kind_model(q: dict[str, Any], manifest: Manifest) -> tuple[float | None, dict[str, str] | None]:
+    node = q.get("kind_model")
+    if node is None:
+        return None, None
+    if not isinstance(node, dict) or manifest.kind_output is None:
+        raise _bad("kind_model")  # a kind threshold needs the graph's kind output
+    threshold = _num(node, "threshold", "kind_model.threshold")
+    if not 0.0 < threshold < 1.0:
+        raise _bad("kind_model.threshold")
+    message = node.get("population_warning")
+    if message is not None and not (
+        isinstance(message, dict) and all(isinstance(message.get(k), str) for k in ("en", "zh"))
+    ):
+        raise _bad("kind_model.population_warning")
+    return threshold, message
 
 
 _LOCK = threading.Lock()
@@ -373,22 +410,37 @@ def _refuse(reason: str, warnings: list[dict[str, str]], scores: dict[str, float
 
 
 def assess(
-    image: Image.Image, pooled_features: np.ndarray, logits: np.ndarray, manifest: Manifest
+    image: Image.Image,
+    pooled_features: np.ndarray,
+    logits: np.ndarray,
+    manifest: Manifest,
+    kind_logits: np.ndarray | None = None,
 ) -> QualityReport:
     """Decide whether ``image`` may be read by the model of ``manifest`` (see the module docstring).
 
     ``image``: the decoded, upright "L"/"RGB" image before preprocessing; ``pooled_features``: the global
-    average of the model's last feature map, shape [C]; ``logits``: shape [K].
+    average of the model's last feature map, shape [C]; ``logits``: shape [K]; ``kind_logits``: the kind
+    model's (target, other), shape [2], for a model that has one.
     """
     stats = image_stats(image)
     config = parse_config(manifest)
     if config is not None and config.kind == "radiograph":  # skin photos have no upright
         stats["tilt_degrees"] = tilt_degrees(image)
-    return decide(stats, pooled_features, logits, manifest)
+    return decide(stats, pooled_features, logits, manifest, kind_logits)
+
+
+def kind_probability(kind_logits: np.ndarray) -> float:
+    """P(target) from the kind model's (target, other) logits."""
+    z = np.asarray(kind_logits, dtype=np.float64).ravel()
+    return float(1.0 / (1.0 + np.exp(np.clip(z[1] - z[0], -60, 60))))
 
 
 def decide(
-    stats: dict[str, float], pooled_features: np.ndarray, logits: np.ndarray, manifest: Manifest
+    stats: dict[str, float],
+    pooled_features: np.ndarray,
+    logits: np.ndarray,
+    manifest: Manifest,
+    kind_logits: np.ndarray | None = None,
 ) -> QualityReport:
     """``assess`` for statistics already measured with ``image_stats`` (the pipeline evaluates with it)."""
     config = parse_config(manifest)
@@ -399,11 +451,19 @@ def decide(
         scores["mahalanobis"] = mahalanobis(pooled_features, config.means, config.precision)
     if config.energy_threshold is not None:
         scores["energy"] = energy(logits)
+    if config.kind_threshold is not None:
+        if kind_logits is None:
+            raise ManifestError("the model's kind output is missing", "模型缺少类型输出")
+        scores["kind_p"] = kind_probability(kind_logits)
     warnings = _warnings(config, scores)
     reason = _reason(config, scores)
     if reason is not None:
         # "Unusual" adds nothing to a refusal for being of the wrong kind.
-        kept = [w for w in warnings if not (reason == config.refusal and w["code"] == "unusual_image")]
+        kept = [
+            w
+            for w in warnings
+            if not (reason == config.refusal and w["code"] in ("unusual_image", "outside_training_data"))
+        ]
         return _refuse(reason, kept, scores)
     return QualityReport(True, None, None, warnings, scores)
 
@@ -420,6 +480,8 @@ def _reason(config: GateConfig, s: dict[str, float]) -> str | None:
     exposure = "too_dark" if s["brightness"] < lo else "too_bright" if s["brightness"] > hi else None
     if s["contrast"] < config.washed_out_contrast:
         return exposure or "low_contrast"
+    if config.kind_threshold is not None:
+        return _reason_with_kind_model(config, s, exposure)
     if s["dark_fraction"] > config.dark_fraction_max:
         return "too_dark"
     below = False
@@ -441,14 +503,43 @@ def _reason(config: GateConfig, s: dict[str, float]) -> str | None:
     return None
 
 
+def _reason_with_kind_model(config: GateConfig, s: dict[str, float], exposure: str | None) -> str | None:
+    """The kind model decides the kind (it was trained on poorly exposed images of the kind too), before
+    the exposure checks: a mammogram's black frame is not a dark chest film. The diagnostic model's scores
+    only say how far the image is from the training population (a warning, see ``_warnings``)."""
+    if any(s.get(n, 0.0) < low for n, (low, _) in config.kind_ranges.items()) or (
+        config.kind_threshold is not None and s["kind_p"] < config.kind_threshold
+    ):
+        return config.refusal
+    if s["dark_fraction"] > config.dark_fraction_max:
+        return "too_dark"
+    if exposure:
+        return exposure
+    if s["contrast"] < config.contrast_min:
+        return "low_contrast"
+    return None
+
+
+def _outside_population(config: GateConfig, s: dict[str, float]) -> bool:
+    """Beyond the thresholds fitted on the training population's own images (clean and re-captured)."""
+    far = s.get("mahalanobis", 0.0) > config.mahalanobis_threshold
+    return far or (config.energy_threshold is not None and s.get("energy", 0.0) > config.energy_threshold)
+
+
 def _warnings(config: GateConfig, s: dict[str, float]) -> list[dict[str, str]]:
     out = []
     if s["min_side"] < config.warn_min_side:
         out.append(_warning("low_resolution"))
-    unusual = s.get("mahalanobis", 0.0) > config.mahalanobis_warn
-    if config.energy_warn is not None and s.get("energy", 0.0) > config.energy_warn:
-        unusual = True
-    if unusual:
+    if config.kind_threshold is not None and _outside_population(config, s):
+        out.append(
+            {
+                "code": "outside_training_data",
+                **(config.population_message or WARNINGS["outside_training_data"]),
+            }
+        )
+    elif s.get("mahalanobis", 0.0) > config.mahalanobis_warn or (
+        config.energy_warn is not None and s.get("energy", 0.0) > config.energy_warn
+    ):
         out.append(_warning("unusual_image"))
     if config.warn_saturation is not None and s["saturation"] > config.warn_saturation:
         out.append(_warning("colour_cast"))
@@ -469,6 +560,7 @@ __all__ = [
     "decide",
     "energy",
     "image_stats",
+    "kind_probability",
     "mahalanobis",
     "parse_config",
 ]

@@ -18,6 +18,7 @@ from .log import Stopwatch
 if TYPE_CHECKING:
     from .app import App
     from .inference import OnnxModel
+    from .manifest import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,21 @@ DEMO_NOTICE = {
     "en": "Demo model: its weights were trained by this project on synthetic images, not on real clinical "
     "data, and were never clinically validated. Do not use the result for diagnosis.",
 }
+
+
+def model_notice(manifest: Manifest) -> dict[str, str]:
+    """What every answer says about its model: a demo, or whom it was trained on and that it is not
+    clinically validated."""
+    if manifest.demo:
+        return DEMO_NOTICE
+    who = manifest.raw.get("trained_on") or {"en": "its training images", "zh": "其训练图片"}
+    return {
+        "en": f"This model was trained on {who['en']}. It has not been clinically validated: a doctor "
+        "must read the image.",
+        "zh": f"本模型的训练数据为{who['zh']}，未经临床验证，须由医生阅片。",
+    }
+
+
 UNCERTAIN_REASON = {
     "zh": "模型对这张图片没有把握：它的最高概率低于在验证集上为达到目标准确率而设定的阈值。请由医生阅片。",
     "en": "The model is not sure about this image: its top probability is below the threshold fitted on the "
@@ -61,7 +77,7 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
         raw = model.run(batch)
         result = model.classify(raw.logits)
     with sw.lap("quality"):
-        report = quality.assess(decoded.image, raw.pooled, raw.logits, manifest)
+        report = quality.assess(decoded.image, raw.pooled, raw.logits, manifest, raw.kind)
     with sw.lap("heatmap"):
         cam = model.cam(raw.features, result.top)
         heatmap_png = render_layer(decoded.image.size, cam, box, (spec.height, spec.width))
@@ -78,7 +94,12 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
     answer: dict[str, Any] = {
         "created_at": now_iso(),
         "status": "done",
-        "model": {"name": manifest.name, "version": manifest.version, "demo": manifest.demo},
+        "model": {
+            "name": manifest.name,
+            "version": manifest.version,
+            "demo": manifest.demo,
+            "trained_on": manifest.raw.get("trained_on"),
+        },
         "label": top.id if report.ok else None,
         "label_zh": top.zh if report.ok else None,
         "label_en": top.en if report.ok else None,
@@ -96,6 +117,7 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
     }
     if not report.ok:
         answer["probabilities_note"] = NOT_A_DIAGNOSIS
+    answer["notice"] = model_notice(manifest)
     if manifest.demo:
         answer["demo_notice"] = DEMO_NOTICE
     answer["latency_ms"] = {

@@ -1,6 +1,7 @@
 """Command line: ``python -m model.pipeline demo|train ...`` (run from the repository root).
 
-demo  --out model [--only pneumonia|skin]            rebuild the bundled demo packages (synthetic data)
+models --data ../shared/data --out model [--epochs N]  rebuild the bundled pneumonia package (real films)
+demo  --out model [--only pneumonia|skin]            rebuild the demo packages (synthetic data)
 train --data DIR --layout kermany|folders --backbone NAME [--pretrained FILE] --out DIR
       [--model pneumonia|skin] [--epochs N] [--version V] [--group-pattern REGEX]
 """
@@ -13,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import nets
+from . import bundled, nets
 from .build import BuildConfig, Counts, FolderSource, build_package
 from .data import make_splits, read_folders, read_kermany
 from .demo import DEMOS, build_demo
@@ -33,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--only", choices=sorted(DEMOS), action="append")
     demo.add_argument("--processes", type=int, default=2, help="image-drawing worker processes")
     demo.add_argument("--threads", type=int, default=2, help="torch threads")
+    demo.add_argument("--data", type=Path, help="shared/data: fit the skin gate on real photos too")
+    models = sub.add_parser("models", help="rebuild the bundled pneumonia package from shared/data")
+    models.add_argument("--data", type=Path, default=Path("../shared/data"))
+    models.add_argument("--out", type=Path, default=Path("model"))
+    models.add_argument("--epochs", type=int, default=bundled.EPOCHS)
+    models.add_argument("--processes", type=int, default=2, help="image-decoding worker processes")
+    models.add_argument("--threads", type=int, default=2, help="torch threads")
+    models.add_argument(
+        "--reuse-training-of", type=Path, help="a package built before: re-fit its gate, do not train again"
+    )
     tr = sub.add_parser("train", help="train a package on a real data set")
     tr.add_argument("--data", type=Path, required=True)
     tr.add_argument("--layout", choices=("kermany", "folders"), required=True)
@@ -99,9 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
-        if args.command == "demo":
+        if args.command == "models":
+            bundled.build_pneumonia(
+                args.data,
+                args.out,
+                epochs=args.epochs,
+                processes=args.processes,
+                threads=args.threads,
+                reuse_training_of=args.reuse_training_of,
+            )
+        elif args.command == "demo":
             for name in args.only or sorted(DEMOS):
-                build_demo(name, args.out, processes=args.processes, threads=args.threads)
+                build_demo(name, args.out, processes=args.processes, threads=args.threads, data=args.data)
         else:
             _train(args)
     except nets.BackboneUnavailable as exc:

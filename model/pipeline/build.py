@@ -30,6 +30,7 @@ from PIL import Image
 from xiaofei.manifest import InputSpec, Manifest
 
 from . import calibrate, evaluate, gate, nets
+from . import kind as kindgate
 from .card import model_card
 from .data import Dataset
 from .export import build_manifest, check_onnx, export_onnx, sha256, write_json
@@ -79,6 +80,21 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class KindGate:
+    """The input gate's kind model (``kind.py``): what it is fitted on, and how long it trains."""
+
+    negatives: tuple[
+        Path, ...
+    ] = ()  # real images of other kinds; kind.FIT_SHARE of them fit, the rest held out
+    positives: tuple[Path, ...] = ()  # extra real images of the model's kind, shared the same way
+    per_kind: int = 120  # drawn negatives per modality (half as many per non-target kind)
+    film_photos: int = 600  # phone photos of training films (chest)
+    film_burns: int = 400  # training films with burnt-in markers and arrows (chest)
+    real_copies: int = 4  # each real negative, differently augmented
+    epochs: int = 8
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     task: TaskSpec
     out: Path
@@ -95,6 +111,12 @@ class BuildConfig:
     processes: int = 1
     demo: bool = True
     data_description: str = ""
+    kind_gate: KindGate | None = None
+    population: dict[str, str] | None = None  # who the training images came from ({"en", "zh"})
+    real_data: Path | None = None  # shared/data: judge the built package on its real images (realsets.py)
+    # A package built before with the same data and network: its trained weights are reused, so the gate
+    # can be re-fitted and the package re-exported without training again.
+    reuse_training_of: Path | None = None
 
 
 class Source(Protocol):
@@ -109,6 +131,10 @@ class Source(Protocol):
         ...
 
     def golden(self, n: int) -> tuple[list[Job], list[int]]: ...
+
+    def files(self, split: str) -> list[str]:
+        """The split's image files (none for drawn images)."""
+        ...
 
 
 _CODES = {"train": TRAIN, "val": VAL, "test": TEST}
@@ -149,6 +175,9 @@ class SyntheticSource:
         return [
             (family, fault, (self.seed, code, fi, i)) for fi, fault in enumerate(faults) for i in range(n)
         ]
+
+    def files(self, split: str) -> list[str]:
+        return []
 
     def golden(self, n: int) -> tuple[list[Job], list[int]]:
         jobs: list[Job] = []
@@ -192,6 +221,9 @@ class FolderSource:
                 jobs.append((family, f"{fault}|{path}", (self.seed, code, fi, i)))
         return jobs
 
+    def files(self, split: str) -> list[str]:
+        return [str(i.path) for i in self.dataset.items[split]]
+
     def golden(self, n: int) -> tuple[list[Job], list[int]]:
         jobs: list[Job] = []
         labels: list[int] = []
@@ -227,6 +259,100 @@ def photo_jobs(seed: int, crops: int) -> list[Job]:
     return [
         ("photo", name, (seed, PHOTO, pi, i)) for pi, name in enumerate(REAL_PHOTOS) for i in range(crops)
     ]
+
+
+KIND_POS, KIND_NEG, KIND_POS_VAL, KIND_NEG_VAL = 21, 22, 23, 24
+
+
+@dataclass
+class KindModel:
+    net: nets.CamNet
+    threshold: float
+    positives: Encoded  # the re-captured positives it was fitted on (their statistics fit the gate too)
+    report: dict[str, Any]
+
+
+def _labelled(data: Encoded, label: int) -> Encoded:
+    return Encoded(data.x, np.full(len(data), label, np.int64), data.kinds, data.stats)
+
+
+def train_kind(
+    config: BuildConfig, source: Source, splits: dict[str, Encoded], spec: InputSpec, geometry: InputSpec
+) -> KindModel:
+    """The kind model (``kind.py``): the training split and its re-captures against images of other kinds."""
+    kg = config.kind_gate or KindGate()
+    seed, task = config.seed, config.task
+    other = _other_family(task)
+
+    def enc(jobs: list[Job]) -> Encoded:
+        return _encode(jobs, [0] * len(jobs), geometry, config.processes)
+
+    def variants(split: str, code: int, share: float) -> list[Job]:
+        files = source.files(split)
+        jobs = kindgate.positive_variants(
+            files, seed, code, round(kg.film_photos * share), round(kg.film_burns * share)
+        )
+        jobs = jobs if files and task.family == "chest" else []
+        # Real positives (fit share): four in five train the model, the fifth sets its threshold.
+        real = kindgate.real_images(kg.positives, fit=True)
+        mine = [p for i, p in enumerate(real) if (i % 5 == 0) == (split == "val")]
+        return jobs + [("file", str(p), ()) for p in mine]
+
+    files = source.files("train")
+    pos_extra = enc(variants("train", KIND_POS, 1.0) + source.recaptures("train", config.counts.recaptures))
+    neg_real = kindgate.real_images(kg.negatives, fit=True)
+    neg = enc(kindgate.negative_jobs(files, other, seed, KIND_NEG, kg.per_kind, neg_real, kg.real_copies))
+    pos_val = enc(variants("val", KIND_POS_VAL, 0.25))
+    neg_val = enc(
+        kindgate.negative_jobs(source.files("val"), other, seed, KIND_NEG_VAL, max(4, kg.per_kind // 4))
+    )
+    train_set = Encoded.concat([_labelled(splits["train"], 0), _labelled(pos_extra, 0), _labelled(neg, 1)])
+    val_pos = Encoded.concat([splits["val"], pos_val])
+    val_set = Encoded.concat([_labelled(val_pos, 0), _labelled(neg_val, 1)])
+    torch.manual_seed(seed)
+    net = kindgate.kind_net(task.channels, geometry.height)
+    tc = config.train
+    history = train(
+        net,
+        train_set,
+        val_set,
+        spec,
+        TrainConfig(
+            epochs=kg.epochs,
+            batch_size=64,
+            lr=3e-3,
+            seed=seed,
+            threads=tc.threads,
+            augment=tc.augment,
+            outlier_weight=0.0,
+            bad_exposure_p=tc.bad_exposure_p,
+            progress=tc.progress,
+        ),
+    )
+    p_val = kindgate.p_target(predict(net, val_pos, spec, progress=False)[0])
+    p_neg = kindgate.p_target(predict(net, neg_val, spec, progress=False)[0])
+    threshold = kindgate.fit_threshold(p_val)
+    report = {
+        "threshold": threshold,
+        "fit": {
+            "positives": len(splits["train"]) + len(pos_extra),
+            "negatives": len(neg),
+            "real_negatives": len(neg_real),
+            "real_negatives_held_out": len(kindgate.real_images(kg.negatives, fit=False)),
+            "real_positives": len(kindgate.real_images(kg.positives, fit=True)),
+            "epochs": kg.epochs,
+            "best_epoch": history["best_epoch"],
+            "parameters": int(sum(p.numel() for p in net.parameters())),
+        },
+        "val": {
+            "positives_accepted": round(float(np.mean(p_val >= threshold)), 4),
+            "negatives_refused": round(float(np.mean(p_neg < threshold)), 4),
+            "n_positives": len(p_val),
+            "n_negatives": len(p_neg),
+        },
+    }
+    log.info("kind model: %s", report["val"])
+    return KindModel(net, threshold, pos_extra, report)
 
 
 class _Steps:
@@ -284,7 +410,11 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     steps.done("images", start)
 
     start = time.perf_counter()
-    history = train(net, splits["train"], splits["val"], spec, config.train, outliers)
+    if config.reuse_training_of is not None:
+        history = _reuse_training(config.reuse_training_of, net)
+    else:
+        history = train(net, splits["train"], splits["val"], spec, config.train, outliers)
+        _checkpoint(config, net, history)
     steps.done("training", start)
 
     start = time.perf_counter()
@@ -304,10 +434,18 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     )
     steps.done("evaluation", start)
 
+    kind_model = None
+    if config.kind_gate is not None:
+        start = time.perf_counter()
+        kind_model = train_kind(config, source, splits, spec, geometry)
+        steps.done("kind model", start)
+
     start = time.perf_counter()
     recaptured = _encode(
         source.recaptures("train", counts.recaptures), [-1] * counts.recaptures, geometry, config.processes
     )
+    if kind_model is not None:  # phone photos and burnt-in text are harmless re-captures too
+        recaptured = Encoded.concat([recaptured, kind_model.positives])
     bad_jobs = source.bad("train", counts.bad)
     bad = _encode(bad_jobs, [-1] * len(bad_jobs), geometry, config.processes)
     wide = Encoded.concat([splits["train"], recaptured, bad])
@@ -325,6 +463,14 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
         wide_pooled=wide_pooled,
         wide_logits=wide_logits,
         clean_logits=out["train"][0],
+        kind_model=None
+        if kind_model is None
+        else {
+            "output": "kind",
+            "threshold": kind_model.threshold,
+            "population_warning": _population_warning(config),
+            "fit": kind_model.report,
+        },
     )
     steps.done("gate fit", start)
 
@@ -342,7 +488,13 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
         "ece_val_after": round(calibrate.ece(probs["val"][1], splits["val"].y), 4),
     }
     split_name = "synthetic-test" if source.synthetic else "test"
+    binary = (
+        evaluate.pneumonia_binary(splits["test"].y, probs["test"][1])
+        if task.label_ids == ("normal", "bacterial", "viral")
+        else None
+    )
     metrics: dict[str, Any] = {
+        **({"binary": binary} if binary else {}),
         "split": split_name,
         "n": metrics_test["n"],
         "accuracy": metrics_test["accuracy"],
@@ -371,10 +523,15 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
         quality=quality,
         training=training,
         metrics=metrics,
+        kind_output=kind_model is not None,
+        population=config.population,
     )
 
     start = time.perf_counter()
-    gate_report = _measure_gate(config, source, Manifest.parse(created), net, spec, geometry, splits)
+    kind_net = kind_model.net if kind_model else None
+    gate_report = _measure_gate(
+        config, source, Manifest.parse(created), net, kind_net, spec, geometry, splits
+    )
     metrics["gate"] = gate_report["summary"]
     steps.done("gate evaluation", start)
 
@@ -392,11 +549,66 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
         "gate": gate_report,
         "training": history,
     }
-    _write_package(config, source, net, spec, created, evaluation, metrics_test, probs, splits, steps)
+    _write_package(
+        config, source, net, kind_net, spec, created, evaluation, metrics_test, probs, splits, steps
+    )
     steps.done("export", start)
+    if config.real_data is not None:
+        start = time.perf_counter()
+        _judge_on_real_data(config, source, created, evaluation)
+        steps.done("real data", start)
     evaluation["timings_s"] = steps.times
     write_json(config.out / "train" / "evaluation.json", evaluation)
     return evaluation
+
+
+def _checkpoint(config: BuildConfig, net: nets.CamNet, history: dict[str, Any]) -> None:
+    """The trained weights beside the package (``<out>.trained``): a later step that fails can be
+    rerun with ``--reuse-training-of`` that folder instead of training again."""
+    folder = config.out.with_name(config.out.name + ".trained") / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    nets.save_weights(
+        net,
+        folder / "weights.pt",
+        backbone=config.backbone,
+        in_channels=config.task.channels,
+        width=config.width,
+    )
+    write_json(folder / "evaluation.json", {"training": history})
+
+
+def _reuse_training(package: Path, net: nets.CamNet) -> dict[str, Any]:
+    """Load ``package``'s trained weights into ``net``; its training history as ``train`` returns it."""
+    saved = torch.load(package / "train" / "weights.pt", map_location="cpu", weights_only=True)
+    net.load_state_dict(saved["state_dict"])
+    net.eval()
+    history: dict[str, Any] = read_evaluation(package)["training"]
+    log.info("reusing the trained weights of %s (best epoch %s)", package, history["best_epoch"])
+    return history
+
+
+def _judge_on_real_data(
+    config: BuildConfig, source: Source, manifest: dict[str, Any], evaluation: dict[str, Any]
+) -> None:
+    """The package, through the serving code, on shared/data; the figures go into the card and manifest."""
+    from xiaofei.inference import OnnxModel
+
+    from . import realsets
+
+    assert config.real_data is not None
+    model = OnnxModel.load(config.out, threads=config.train.threads)
+    if config.task.family == "chest":
+        test_files = [Path(p) for p in source.files("test")]
+        report = realsets.chest_report(model, config.real_data, test_files, config.seed)
+    else:
+        report = realsets.skin_report(model, config.real_data)
+    evaluation["real_sets"] = report
+    manifest["metrics"]["real_data"] = {
+        name: (value.get("held_out", value)) for name, value in report.items()
+    }
+    Manifest.parse(manifest)
+    write_json(config.out / "manifest.json", manifest)
+    (config.out / "MODEL_CARD.md").write_text(model_card(manifest, evaluation), encoding="utf-8")
 
 
 def _training_info(
@@ -441,6 +653,7 @@ def _measure_gate(
     source: Source,
     manifest: Manifest,
     net: nets.CamNet,
+    kind_net: nets.CamNet | None,
     spec: InputSpec,
     geometry: InputSpec,
     splits: dict[str, Encoded],
@@ -450,7 +663,8 @@ def _measure_gate(
 
     def verdicts(data: Encoded) -> list[str]:
         logits, pooled = predict(net, data, spec, progress=False)
-        return gate.outcomes(manifest, data.stats, pooled, logits)
+        kinds = predict(kind_net, data, spec, progress=False)[0] if kind_net is not None else None
+        return gate.outcomes(manifest, data.stats, pooled, logits, kinds)
 
     report: dict[str, Any] = {}
     report["val"] = gate.summarise(verdicts(splits["val"]))
@@ -497,6 +711,18 @@ def _measure_gate(
     return report
 
 
+def _population_warning(config: BuildConfig) -> dict[str, str]:
+    """The "outside_training_data" warning, naming who the training images came from."""
+    who = config.population or {"en": "the training images", "zh": "训练图片"}
+    return {
+        "en": f"This image is unlike the model's training images ({who['en']}), for example an adult's film, "
+        "another kind of machine or a photo of a film. The model was not validated on such images: read the "
+        "result with extra care.",
+        "zh": f"这张图片与模型的训练图片（{who['zh']}）差别较大，例如成人胸片、其他设备拍摄的片子或翻拍的"
+        "胶片。模型未在此类图片上验证过，请更谨慎地看待结果。",
+    }
+
+
 def _fault_kind(task: TaskSpec, file_kind: str) -> str:
     fault = file_kind.partition("|")[0]
     return f"{'xray' if task.family == 'chest' else 'skin'}_{fault}"
@@ -521,6 +747,7 @@ def _write_package(
     config: BuildConfig,
     source: Source,
     net: nets.CamNet,
+    kind_net: nets.CamNet | None,
     spec: InputSpec,
     manifest: dict[str, Any],
     evaluation: dict[str, Any],
@@ -533,12 +760,12 @@ def _write_package(
     if out.exists():
         shutil.rmtree(out)
     (out / "train").mkdir(parents=True)
-    (out / "golden").mkdir()
     task = config.task
     onnx_path = out / "model.onnx"
-    export_onnx(net, onnx_path, spec)
+    graph = net if kind_net is None else kindgate.Gated(net, kind_net)
+    export_onnx(graph, onnx_path, spec)
     sample = normalise(splits["test"].x[:4], spec)
-    evaluation["onnx_max_abs_diff"] = check_onnx(onnx_path, net, sample, spec)
+    evaluation["onnx_max_abs_diff"] = check_onnx(onnx_path, graph, sample, spec)
     manifest["sha256"] = sha256(onnx_path)
     Manifest.parse(manifest)
     write_json(out / "manifest.json", manifest)
@@ -564,11 +791,24 @@ def _write_package(
         splits["test"].y,
         f"{task.name} {config.version}: reliability on {split_name}",
     )
+    if config.counts.golden > 0:
+        _write_golden(config, source, out / "golden")
+    else:  # real images may not ship: the operator uploads the site's golden set (docs/OPERATOR.md)
+        manifest["files"].pop("golden", None)
+        Manifest.parse(manifest)
+        write_json(out / "manifest.json", manifest)
+    (out / "MODEL_CARD.md").write_text(model_card(manifest, evaluation), encoding="utf-8")
+
+
+def _write_golden(config: BuildConfig, source: Source, folder: Path) -> None:
+    """A small labelled evaluation set + out-of-domain items, for the registry's evaluation gate."""
+    task = config.task
+    folder.mkdir()
     jobs, labels = source.golden(config.counts.golden)
     items: list[dict[str, Any]] = []
     for n, (job, label) in enumerate(zip(jobs, labels, strict=True)):
         name = f"{task.label_ids[label]}-{n:03d}.{'png' if task.channels == 1 and n % 5 == 4 else 'jpg'}"
-        _save_image(render(job), out / "golden" / name)
+        _save_image(render(job), folder / name)
         items.append({"file": name, "label": task.label_ids[label]})
     family, labels_other = _other_family(task)
     ood_jobs: list[Job] = [
@@ -577,10 +817,10 @@ def _write_package(
     ood_jobs += [(family, labels_other[i], (config.seed, GOLDEN_OOD, 100 + i)) for i in range(2)]
     for n, job in enumerate(ood_jobs):
         name = f"ood-{job[1] if job[0] == 'non_target' else family}-{n:03d}.jpg"
-        _save_image(render(job), out / "golden" / name)
+        _save_image(render(job), folder / name)
         items.append({"file": name, "label": None, "ood": True})
     write_json(
-        out / "golden" / "index.json",
+        folder / "index.json",
         {
             "model": task.name,
             "synthetic": source.synthetic,
@@ -593,7 +833,6 @@ def _write_package(
             "items": items,
         },
     )
-    (out / "MODEL_CARD.md").write_text(model_card(manifest, evaluation), encoding="utf-8")
 
 
 def save_samples(task: TaskSpec, folder: Path, seed: int, per_label: dict[str, int]) -> list[str]:

@@ -25,8 +25,9 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 SPLITS = ("train", "val", "test")
-_PNEUMONIA = re.compile(r"^(?P<group>person\d+)_(?P<kind>bacteria|virus)_\d+$", re.IGNORECASE)
-_NORMAL = re.compile(r"^(?P<group>(?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE)
+# Some files carry an extra image number (``person447_virus_921_1``, ``IM-0429-0001-0002``).
+_PNEUMONIA = re.compile(r"^(?P<group>person\d+)_(?P<kind>bacteria|virus)_\d+(?:_\d+)?$", re.IGNORECASE)
+_NORMAL = re.compile(r"^(?P<group>(?:NORMAL2-)?IM-\d+)(?:-\d+)+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .build import BuildConfig, Counts, SyntheticSource, build_package, save_samples
+from .build import BuildConfig, Counts, KindGate, SyntheticSource, build_package, save_samples
 from .specs import PNEUMONIA, SKIN, TaskSpec
 from .train import TrainConfig
 
@@ -53,7 +53,8 @@ DEMOS: dict[str, dict[str, Any]] = {
         ),
         "train": TrainConfig(epochs=8, augment="chest", seed=SEED),
         "data": CHEST_DATA,
-        "samples": {"normal": 2, "bacterial": 2, "viral": 2},
+        # No chest samples: a drawn film is not a sample a real model should be shown reading.
+        "samples": {},
     },
     "skin": {
         "task": SKIN,
@@ -90,9 +91,26 @@ def created_at() -> str:
     return RELEASE_DATE
 
 
-def build_demo(name: str, out: Path, *, processes: int = 2, threads: int = 2) -> dict[str, Any]:
+def skin_gate(data: Path) -> KindGate:
+    """The skin gate's kind model on real images: clinical photos (fit share) against other kinds.
+
+    The photos (DermNet NZ, no licence given) may fit and test the input gate only, never the
+    classifier: the classifier stays trained on synthetic images, and the package stays a demo."""
+    return KindGate(
+        positives=(data / "skin-photos",),
+        negatives=(data / "not-chest", data / "kermany-native"),
+        per_kind=60,
+        real_copies=3,
+    )
+
+
+def build_demo(
+    name: str, out: Path, *, processes: int = 2, threads: int = 2, data: Path | None = None
+) -> dict[str, Any]:
+    """One demo package; with ``data`` (shared/data) the skin gate is fitted on real photos too."""
     demo = DEMOS[name]
     task: TaskSpec = demo["task"]
+    gate = skin_gate(data) if data is not None and name == "skin" else None
     config = BuildConfig(
         task=task,
         out=out / task.name,
@@ -104,6 +122,8 @@ def build_demo(name: str, out: Path, *, processes: int = 2, threads: int = 2) ->
         processes=processes,
         demo=True,
         data_description=demo["data"],
+        kind_gate=gate,
+        real_data=data if gate is not None else None,
     )
     started = time.perf_counter()
     evaluation = build_package(config, SyntheticSource(task, config.counts, SEED))

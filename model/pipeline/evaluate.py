@@ -77,3 +77,43 @@ def plot_confusion(path: Path, cm: np.ndarray, labels: Sequence[str], title: str
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
+
+
+def auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve (the rank statistic; ties share their mean rank)."""
+    score, positive = np.asarray(score, np.float64), np.asarray(positive, bool)
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if not n1 or not n0:
+        return float("nan")
+    order = np.argsort(score, kind="stable")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    for value in np.unique(score):  # mean rank for ties
+        tied = score == value
+        ranks[tied] = ranks[tied].mean()
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _binary(truth: np.ndarray, predicted: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    tp = float(np.sum(predicted & truth))
+    tn = float(np.sum(~predicted & ~truth))
+    return {
+        "n": len(truth),
+        "accuracy": round(float(np.mean(predicted == truth)), 4),
+        "sensitivity": round(tp / max(1.0, float(truth.sum())), 4),
+        "specificity": round(tn / max(1.0, float((~truth).sum())), 4),
+        "auc": round(auc(score, truth), 4),
+    }
+
+
+def pneumonia_binary(y: np.ndarray, probabilities: np.ndarray) -> dict[str, dict[str, float]]:
+    """Kermany et al.'s two binary tasks from the 3-class answer (labels normal, bacterial, viral):
+    pneumonia vs normal (score 1 − P(normal)) and, on the pneumonia films, viral vs bacterial."""
+    p = np.asarray(probabilities, np.float64)
+    pred = p.argmax(1)
+    sick = y != 0
+    pneumonia = _binary(sick, pred != 0, 1 - p[:, 0])
+    ps, ys = p[sick], y[sick]
+    viral_score = ps[:, 2] / np.maximum(ps[:, 1] + ps[:, 2], 1e-12)
+    viral = _binary(ys == 2, viral_score >= 0.5, viral_score)
+    return {"pneumonia_vs_normal": pneumonia, "viral_vs_bacterial": viral}

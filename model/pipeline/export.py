@@ -24,7 +24,12 @@ from .specs import TaskSpec
 OPSET = 17
 
 
-def export_onnx(net: CamNet, path: Path, spec: InputSpec) -> None:
+def _output_names(net: torch.nn.Module) -> list[str]:
+    """``logits``, ``features`` and, for a graph with the input gate's kind model, ``kind``."""
+    return ["logits", "features"] + (["kind"] if hasattr(net, "kind") else [])
+
+
+def export_onnx(net: torch.nn.Module, path: Path, spec: InputSpec) -> None:
     net.eval()
     dummy = torch.zeros(1, spec.channels, spec.height, spec.width)
     with warnings.catch_warnings():
@@ -35,14 +40,16 @@ def export_onnx(net: CamNet, path: Path, spec: InputSpec) -> None:
             (dummy,),
             str(path),
             input_names=[spec.name],
-            output_names=["logits", "features"],
+            output_names=_output_names(net),
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
         )
 
 
-def check_onnx(path: Path, net: CamNet, batch: np.ndarray, spec: InputSpec, tolerance: float = 1e-3) -> float:
+def check_onnx(
+    path: Path, net: torch.nn.Module, batch: np.ndarray, spec: InputSpec, tolerance: float = 1e-3
+) -> float:
     """Largest |ONNX − PyTorch| over logits and features for a few inputs; raises when it exceeds
     ``tolerance`` × the outputs' magnitude (at least 1): float32 sums over a deep backbone's large
     activations differ by more than an absolute 1e-3 between two correct runtimes."""
@@ -55,7 +62,7 @@ def check_onnx(path: Path, net: CamNet, batch: np.ndarray, spec: InputSpec, tole
     net.eval()
     for x in batch:
         x1 = x[None].astype(np.float32)
-        outputs = session.run(["logits", "features"], {spec.name: x1})
+        outputs = session.run(_output_names(net), {spec.name: x1})
         with torch.no_grad():
             expected = [t.numpy() for t in net(torch.from_numpy(x1))]
         for got, want in zip(outputs, expected, strict=True):
@@ -89,6 +96,8 @@ def build_manifest(
     training: dict[str, Any],
     metrics: dict[str, Any],
     sha: str = "0" * 64,
+    kind_output: bool = False,
+    population: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The manifest as a dict, in the schema of ``xiaofei/manifest.py``."""
     weight = net.head.weight.detach().numpy().astype(np.float64)
@@ -103,6 +112,7 @@ def build_manifest(
         "description": {"en": task.description_en, "zh": task.description_zh},
         "intended_use": {"en": task.intended_use_en, "zh": task.intended_use_zh},
         "out_of_scope": {"en": task.out_of_scope_en, "zh": task.out_of_scope_zh},
+        **({"trained_on": population} if population else {}),
         "labels": [
             {
                 "id": lab.id,
@@ -124,7 +134,7 @@ def build_manifest(
             "background": spec.background,
             "why": task.size_reason,
         },
-        "outputs": {"logits": "logits", "features": "features"},
+        "outputs": {"logits": "logits", "features": "features", **({"kind": "kind"} if kind_output else {})},
         "cam": {"weights": [[_r(v) for v in row] for row in weight], "bias": [_r(v) for v in bias]},
         "temperature": _r(temperature),
         "thresholds": thresholds,

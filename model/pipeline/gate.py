@@ -97,9 +97,14 @@ def fit_quality(
     wide_pooled: np.ndarray,
     wide_logits: np.ndarray,
     clean_logits: np.ndarray,
+    kind_model: dict[str, Any] | None = None,
     policy: dict[str, float] = POLICY,
 ) -> dict[str, Any]:
-    """The manifest's ``quality`` object (schema in ``xiaofei/quality.py``)."""
+    """The manifest's ``quality`` object (schema in ``xiaofei/quality.py``).
+
+    With a kind model (``kind_model``: its output, threshold and fit report) the kind model decides the
+    kind, so only the colour statistics keep a range (too much colour is never an exposure fault), and
+    the diagnostic model's scores only warn that an image is far from the training population."""
     wide_stats = clean_stats + recapture_stats + bad_stats
     normal_stats = clean_stats + recapture_stats
     # Colour statistics on normal captures (a poor exposure drains colour: the gate checks exposure first);
@@ -109,6 +114,7 @@ def fit_quality(
             [s[name] for s in (normal_stats if name in COLOUR_STATS else wide_stats)], name, policy
         )
         for name in KIND_STATS[kind]
+        if kind_model is None or name in COLOUR_STATS
     }
     brightness = fitted_range([s["brightness"] for s in normal_stats], "brightness", policy)
     contrast = fitted_range([s["contrast"] for s in normal_stats], "contrast", policy)
@@ -125,7 +131,7 @@ def fit_quality(
     if kind == "radiograph":  # films are gray: warn when a colour cast exceeds what the clean images show
         saturation_warn = _sig(float(np.max([s["saturation"] for s in clean_stats])) + 0.02)
     e_span = float(np.quantile(wide_e, q) - np.quantile(wide_e, 1 - q))
-    return {
+    fitted: dict[str, Any] = {
         "version": QUALITY_VERSION,
         "kind": kind,
         "refusal": refusal,
@@ -161,13 +167,24 @@ def fit_quality(
             "note": "fitted on images of this model's kind only: training split, re-captures, poor exposures",
         },
     }
+    if kind_model is not None:
+        fitted["kind_model"] = kind_model
+    return fitted
 
 
 def outcomes(
-    manifest: Manifest, stats: Sequence[dict[str, float]], pooled: np.ndarray, logits: np.ndarray
+    manifest: Manifest,
+    stats: Sequence[dict[str, float]],
+    pooled: np.ndarray,
+    logits: np.ndarray,
+    kind_logits: np.ndarray | None = None,
 ) -> list[str]:
     """The gate's verdict for each image: "ok" or the refusal reason."""
-    return [decide(s, p, z, manifest).reason or "ok" for s, p, z in zip(stats, pooled, logits, strict=True)]
+    kinds: Sequence[np.ndarray | None] = [None] * len(stats) if kind_logits is None else list(kind_logits)
+    return [
+        decide(s, p, z, manifest, k).reason or "ok"
+        for s, p, z, k in zip(stats, pooled, logits, kinds, strict=True)
+    ]
 
 
 def summarise(verdicts: Sequence[str], expected: Sequence[str] | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from xiaofei import imaging
 from xiaofei.manifest import InputSpec
 from xiaofei.quality import image_stats
 
+from .modalities import burn_in, hemithorax, make_modality, photo_of_film
 from .nontarget import bad_exposure, capture_variant, make_bad_capture, make_non_target
 from .synthetic import make_chest_xray, make_skin
 
@@ -99,6 +100,14 @@ def render(job: Job) -> Image.Image:
         return _real_photo(kind, rng)
     if family == "file":
         return load_file(Path(kind))
+    if family == "modality":
+        return make_modality(kind, rng)
+    if family == "film_photo":
+        return photo_of_film(load_file(Path(kind)), rng)
+    if family == "film_burn":
+        return burn_in(load_file(Path(kind)), rng)
+    if family == "hemithorax":
+        return hemithorax(load_file(Path(kind)), rng)
     if family in ("file_variant", "file_variant_cast"):
         return capture_variant(load_file(Path(kind)), rng, colour_cast=family.endswith("_cast"))
     if family in ("file_bad", "file_poor"):

@@ -10,6 +10,7 @@ the input gate's Mahalanobis and energy scores rely on that.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import sys
@@ -26,6 +27,8 @@ from xiaofei.manifest import InputSpec
 
 from .nets import CamNet
 from .sources import Encoded
+
+log = logging.getLogger("model.pipeline")
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ def train(
             "val_macro_f1": f1,
         }
         history.append(row)
+        log.info("epoch %d/%d: %s", epoch + 1, config.epochs, {k: round(v, 4) for k, v in row.items()})
         if best is None or f1 > best[0]:
             best = (f1, epoch + 1, copy.deepcopy(net.state_dict()))
     if best is not None:
