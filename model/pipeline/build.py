@@ -288,23 +288,28 @@ def train_kind(
         return _encode(jobs, [0] * len(jobs), geometry, config.processes)
 
     def variants(split: str, code: int, share: float) -> list[Job]:
-        files = source.files(split)
-        jobs = kindgate.positive_variants(
-            files, seed, code, round(kg.film_photos * share), round(kg.film_burns * share)
+        films = source.files(split) if task.family == "chest" else []  # photos of films, burnt-in text
+        jobs = (
+            kindgate.positive_variants(
+                films, seed, code, round(kg.film_photos * share), round(kg.film_burns * share)
+            )
+            if films
+            else []
         )
-        jobs = jobs if files and task.family == "chest" else []
         # Real positives (fit share): four in five train the model, the fifth sets its threshold.
         real = kindgate.real_images(kg.positives, fit=True)
         mine = [p for i, p in enumerate(real) if (i % 5 == 0) == (split == "val")]
         return jobs + [("file", str(p), ()) for p in mine]
 
-    files = source.files("train")
+    files = source.files("train") if task.family == "chest" else []  # halves of films: lateral-like
     pos_extra = enc(variants("train", KIND_POS, 1.0) + source.recaptures("train", config.counts.recaptures))
     neg_real = kindgate.real_images(kg.negatives, fit=True)
     neg = enc(kindgate.negative_jobs(files, other, seed, KIND_NEG, kg.per_kind, neg_real, kg.real_copies))
     pos_val = enc(variants("val", KIND_POS_VAL, 0.25))
     neg_val = enc(
-        kindgate.negative_jobs(source.files("val"), other, seed, KIND_NEG_VAL, max(4, kg.per_kind // 4))
+        kindgate.negative_jobs(
+            source.files("val") if files else [], other, seed, KIND_NEG_VAL, max(4, kg.per_kind // 4)
+        )
     )
     train_set = Encoded.concat([_labelled(splits["train"], 0), _labelled(pos_extra, 0), _labelled(neg, 1)])
     val_pos = Encoded.concat([splits["val"], pos_val])

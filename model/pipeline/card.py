@@ -100,6 +100,26 @@ def _real_table(real: dict[str, Any]) -> list[str]:
     return out
 
 
+def _real_data_note(manifest: dict[str, Any]) -> str:
+    if manifest.get("quality", {}).get("kind") == "radiograph":
+        return (
+            "Measured by `model/pipeline/realsets.py` on the package as served. `cxr-other` (adults, other "
+            "hospitals) was never used to fit anything; of `not-chest` only the fit share (`kind.held_out`) "
+            "trained the kind model. Photos of films are simulated (perspective, glare, moiré, vignetting, "
+            "colour cast, JPEG)."
+        )
+    return (
+        "Measured by `model/pipeline/realsets.py` on the package as served: the held-out share "
+        "(`kind.held_out`) of the real photos and of the real images of other kinds was never fitted."
+    )
+
+
+def _kind_positives(manifest: dict[str, Any]) -> str:
+    if manifest.get("quality", {}).get("kind") == "radiograph":
+        return "the training split, phone photos of films, burnt-in text"
+    return "the training split and the fit share of the real photos"
+
+
 def _real_sections(manifest: dict[str, Any], evaluation: dict[str, Any]) -> list[str]:
     """Targets, the comparison with Kermany et al. and the figures on shared/data (real models)."""
     m = manifest["metrics"]
@@ -120,10 +140,7 @@ def _real_sections(manifest: dict[str, Any], evaluation: dict[str, Any]) -> list
         lines += [
             "## On real images of shared/data (through the serving code)",
             "",
-            "Measured by `model/pipeline/realsets.py` on the package as served. `cxr-other` (adults, other "
-            "hospitals) was never used to fit anything; of `not-chest` only the fit share (`kind.held_out`) "
-            "trained the kind model. Photos of films are simulated (perspective, glare, moiré, vignetting, "
-            "colour cast, JPEG).",
+            _real_data_note(manifest),
             "",
             *_real_table(real),
             "",
@@ -178,7 +195,10 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             "film or a real skin lesion; their accuracy on real images is unknown and must be assumed poor. "
             "Use them to run, test and benchmark the service, never to read a patient's image.",
             "- The input gate was fitted on the same synthetic distribution, so it may refuse real images "
-            "that a model trained on real data would accept.",
+            "that a model trained on real data would accept."
+            if "kind_model" not in manifest.get("quality", {})
+            else "- Only the input gate's kind model has seen real images (the fit share of the real photos "
+            "and of other kinds, below); the classifier's weights never did.",
         ]
     else:
         who = manifest.get("trained_on", {})
@@ -282,9 +302,14 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             "",
             "The gate's kind decision is a separate small network in the same ONNX graph (output `kind`, "
             f"{fit['parameters']:,} parameters, the input averaged to ~64 px): trained on {fit['positives']} "
-            f"images of this kind (the training split, phone photos of films, burnt-in text) against "
+            f"images of this kind ({_kind_positives(manifest)}) against "
             f"{fit['negatives']} of other kinds (drawn CT, MRI, ultrasound, mammograms, limbs, skulls, "
-            "lateral-like halves of films, photos, documents, screenshots, and "
+            + (
+                "lateral-like halves of films, "
+                if manifest.get("quality", {}).get("kind") == "radiograph"
+                else "chest films, "
+            )
+            + "photos, documents, screenshots, and "
             f"{fit['real_negatives']} real images of other kinds; {fit['real_negatives_held_out']} more were "
             f"held out). Threshold P(kind) ≥ "
             f"{kind['threshold']}: on validation images it accepts {_pct(val['positives_accepted'])} of this "
