@@ -530,16 +530,19 @@ def _warnings(config: GateConfig, s: dict[str, float]) -> list[dict[str, str]]:
     out = []
     if s["min_side"] < config.warn_min_side:
         out.append(_warning("low_resolution"))
-    if config.kind_threshold is not None and _outside_population(config, s):
+    unusual = s.get("mahalanobis", 0.0) > config.mahalanobis_warn or (
+        config.energy_warn is not None and s.get("energy", 0.0) > config.energy_warn
+    )
+    if config.kind_threshold is not None and (unusual or _outside_population(config, s)):
+        # The kind model decides the kind, so the diagnostic model's scores only say how far the image is
+        # from the training films: from the warn level on (a few % of them), the population warning.
         out.append(
             {
                 "code": "outside_training_data",
                 **(config.population_message or WARNINGS["outside_training_data"]),
             }
         )
-    elif s.get("mahalanobis", 0.0) > config.mahalanobis_warn or (
-        config.energy_warn is not None and s.get("energy", 0.0) > config.energy_warn
-    ):
+    elif unusual:
         out.append(_warning("unusual_image"))
     if config.warn_saturation is not None and s["saturation"] > config.warn_saturation:
         out.append(_warning("colour_cast"))
