@@ -19,7 +19,7 @@ from .train import TrainConfig
 
 log = logging.getLogger("model.pipeline")
 
-VERSION = "1.0.0-demo"
+VERSION = "1.1.0-demo"  # 1.1: the input gate has a kind model (fitted on real photos with --data)
 RELEASE_DATE = "2026-11-22T00:00:00Z"
 SEED = 2026
 
