@@ -82,22 +82,22 @@ def test_straight_to_serving_and_a_rejection_that_sticks(app: App, tmp_path: Pat
     policy = json.loads(registry.store.get("models/pneumonia/policy.json"))
     policy["rollout"]["straight_to_serving"] = True
     registry.put_policy("pneumonia", policy, by="test")
-    registry.publish(variant(tmp_path, "2.0.0", onnx=truncate), by="test")
+    registry.publish(variant(tmp_path, "3.0.0", onnx=truncate), by="test")
     registry.publish(variant(tmp_path / "good", "2.0.1"), by="test")
 
     summary = timer()["models"]["pneumonia"]
     assert [(a["action"], a["version"]) for a in summary["actions"]] == [
-        ("evaluate", "2.0.0"),
+        ("evaluate", "3.0.0"),
         ("evaluate", "2.0.1"),
         ("promote", "2.0.1"),
     ]
     assert summary["serving"] == "2.0.1"
-    rejected = registry.evaluation("pneumonia", "2.0.0")
+    rejected = registry.evaluation("pneumonia", "3.0.0")
     assert rejected is not None and rejected["reasons"][0]["check"] == "onnx_load"
 
     assert timer()["models"]["pneumonia"]["actions"] == []  # never touched again...
-    assert registry.evaluation("pneumonia", "2.0.0") == rejected
-    registry.publish(variant(tmp_path / "fixed", "2.0.0"), by="test")  # ...unless re-published
+    assert registry.evaluation("pneumonia", "3.0.0") == rejected
+    registry.publish(variant(tmp_path / "fixed", "3.0.0"), by="test")  # ...unless re-published
     again = timer()["models"]["pneumonia"]
     assert (again["actions"][0]["action"], again["actions"][0]["verdict"]) == ("evaluate", "passed")
 

@@ -206,8 +206,10 @@ def test_code_zips_hold_what_each_function_serves(built: Built) -> None:
     for model in ("pneumonia", "skin"):
         assert {f"xiaofei/models/{model}/model.onnx", f"xiaofei/models/{model}/manifest.json"} <= predict
         assert not any(n.startswith("xiaofei/models/") for n in history)
-        assert f"xiaofei/models/{model}/golden/index.json" in update  # the gate's bundled golden set
         assert not any("/golden/" in n for n in predict)
+    # the gate's bundled golden set: the skin demo's (drawn); none for pneumonia (real films do not ship)
+    assert "xiaofei/models/skin/golden/index.json" in update
+    assert not any(n.startswith("xiaofei/models/pneumonia/golden/") for n in update)
 
 
 def test_zips_are_deterministic(tmp_path: Path) -> None:

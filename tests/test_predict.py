@@ -291,7 +291,10 @@ def test_models_and_health(app: App) -> None:
     assert status == 200 and models["default"] == "pneumonia"
     names = {m["name"]: m for m in models["models"]}
     assert set(names) == {"pneumonia", "skin"}
-    assert names["pneumonia"]["demo"] is True and names["pneumonia"]["training"]["synthetic"] is True
+    assert names["pneumonia"]["demo"] is False and names["pneumonia"]["training"]["synthetic"] is False
+    pneumonia = names["pneumonia"]
+    assert "1-5" in pneumonia["trained_on"]["en"] and pneumonia["clinically_validated"] is False
+    assert names["skin"]["demo"] is True and names["skin"]["trained_on"] is None
     assert "cam" not in json.dumps(models) or "weights" not in json.dumps(models)
     status, health = call(http_event("GET", "/healthz"))
     assert status == 200 and health["ok"] and set(health["models"]) == {"pneumonia", "skin"}

@@ -65,10 +65,10 @@ def test_operator_flow(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_refusals_are_bilingual_and_exit_non_zero(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "list")
-    run(capsys, "publish", str(variant(env, "2.0.0", onnx=truncate)))
-    code, out = run(capsys, "evaluate", "pneumonia", "2.0.0")
+    run(capsys, "publish", str(variant(env, "3.0.0", onnx=truncate)))
+    code, out = run(capsys, "evaluate", "pneumonia", "3.0.0")
     assert code == 1 and out["evaluation"]["reasons"][0]["check"] == "onnx_load"
-    code, err = run(capsys, "promote", "pneumonia", "2.0.0")
+    code, err = run(capsys, "promote", "pneumonia", "3.0.0")
     assert code == 2 and "conflict" in err and "尚未通过评估" in err
     code, err = run(capsys, "rollback", "pneumonia")
     assert code == 2 and "回滚" in err

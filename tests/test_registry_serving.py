@@ -124,15 +124,15 @@ def test_canary_takes_its_share_by_uid(app: App, tmp_path: Path) -> None:
     models = source(app, tick)
     models.get("pneumonia")
     registry = models.registry
-    registry.publish(variant(tmp_path, "2.0.0"), by="test")
-    registry.promote("pneumonia", "2.0.0", by="test", force=True, canary_weight=0.3)
+    registry.publish(variant(tmp_path, "3.0.0"), by="test")
+    registry.promote("pneumonia", "3.0.0", by="test", force=True, canary_weight=0.3)
     tick.now = 10
     uids = [f"{i:032x}" for i in range(2000)]
     versions = [models.get("pneumonia", uid).version for uid in uids]
-    share = versions.count("2.0.0") / len(uids)
+    share = versions.count("3.0.0") / len(uids)
     assert 0.26 < share < 0.34
     assert [models.get("pneumonia", uid).version for uid in uids[:100]] == versions[:100]  # stable
-    assert models.status()["pneumonia"]["canary"] == "2.0.0"
+    assert models.status()["pneumonia"]["canary"] == "3.0.0"
     assert models.versions() == {"pneumonia": BUNDLED_VERSION}
 
 
@@ -142,14 +142,14 @@ def test_models_list_shows_the_serving_card_during_a_canary(app: App, tmp_path: 
     tick = Tick()
     models = source(app, tick)
     models.get("pneumonia")
-    models.registry.publish(variant(tmp_path, "2.0.0"), by="test")
-    models.registry.promote("pneumonia", "2.0.0", by="test", force=True, canary_weight=0.99)
+    models.registry.publish(variant(tmp_path, "3.0.0"), by="test")
+    models.registry.promote("pneumonia", "3.0.0", by="test", force=True, canary_weight=0.99)
     tick.now = 10
     # WHEN anonymous visitors read GET /models while 99 % of the traffic goes to the canary
     seen = {list_models(app)["models"][0]["version"] for _ in range(30)}
     # THEN they are told about the serving version, never the canary
     assert seen == {BUNDLED_VERSION}
-    assert models.status()["pneumonia"]["canary"] == "2.0.0"
+    assert models.status()["pneumonia"]["canary"] == "3.0.0"
 
 
 def test_pins_serve_exactly_the_pinned_version(tmp_path: Path) -> None:

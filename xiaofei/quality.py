@@ -507,9 +507,11 @@ def _reason_with_kind_model(config: GateConfig, s: dict[str, float], exposure: s
     """The kind model decides the kind (it was trained on poorly exposed images of the kind too), before
     the exposure checks: a mammogram's black frame is not a dark chest film. The diagnostic model's scores
     only say how far the image is from the training population (a warning, see ``_warnings``)."""
-    if any(s.get(n, 0.0) < low for n, (low, _) in config.kind_ranges.items()) or (
-        config.kind_threshold is not None and s["kind_p"] < config.kind_threshold
-    ):
+    if any(s.get(n, 0.0) < low for n, (low, _) in config.kind_ranges.items()):
+        return config.refusal
+    if exposure and config.kind in EXPOSURE_DRAINS_KIND:  # a badly lit photo loses the look of skin too
+        return exposure
+    if config.kind_threshold is not None and s["kind_p"] < config.kind_threshold:
         return config.refusal
     if s["dark_fraction"] > config.dark_fraction_max:
         return "too_dark"

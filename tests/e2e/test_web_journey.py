@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.e2e, requires_chromium]
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
-def analyze_sample(page: Any, file: str) -> str:
-    """Click a bundled sample image; return the new record's id."""
+def analyze_sample(page: Any, file: str, model: str = "skin") -> str:
+    """Click a bundled sample image (the page lists the chosen model's samples); return the record's id."""
+    page.locator(f'input[name="model"][value="{model}"]').check()
     page.locator(f'.sample[data-file="{file}"]').click()
     expect(page.get_by_test_id("result-card")).to_have_count(0)  # the previous answer goes at once
     card = wait_result(page)
