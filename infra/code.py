@@ -69,8 +69,8 @@ def load_deployment(path: Path = SERVERLESS_YML) -> Deployment:
     inputs = yaml.safe_load(path.read_text(encoding="utf-8"))["inputs"]
     functions = []
     for name, body in inputs["functions"].items():
-        variables = ((body.get("environment") or {}).get("variables")) or {}
-        env = {str(k): str(v) for k, v in variables.items()}
+        # multi-scf's form: environments: [{key, value}] (infra/scf/multi-scf-0.3.14.json)
+        env = {str(item["key"]): str(item["value"]) for item in body.get("environments") or []}
         served = tuple(m.strip() for m in env.get("XIAOFEI_MODELS", "").split(",") if m.strip())
         functions.append(
             FunctionSpec(
