@@ -254,3 +254,37 @@ def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
     assert "error" not in answer, answer
     files = stored_files(app)
     assert {f.split("/")[0] for f in files} >= {"images", "heatmaps", "history"}
+
+
+@pytest.mark.parametrize(
+    ("file_id", "key"),
+    [
+        # WeChat's examples write the bucket with and without its -<appid> suffix: both are this bucket
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b-1250000000/uploads/a/b.jpg", "uploads/a/b.jpg"),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b.jpg", "uploads/a/b.jpg"),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b/c.jpg", "uploads/a/b/c.jpg"),
+        # another environment, another bucket, no key, not a fileID
+        ("cloud://other-env.7869-xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        ("cloud://xiaofei-test-1a2b.6f74-other-1250000000/uploads/a/b.jpg", ""),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/", ""),
+        ("cloud://xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        ("https://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        (None, ""),
+    ],
+)
+def test_file_id_forms(file_id: Any, key: str) -> None:
+    from xiaofei.service import key_from_file_id
+
+    assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b-1250000000") == key
+    # configured without the suffix, the same fileIDs are accepted
+    assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b") == key
+
+
+def test_file_id_without_the_appid_suffix_predicts(app: App) -> None:
+    upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oFay"))
+    app.store.put(upload["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    bare = app.settings.cloud_bucket.rsplit("-", 1)[0]
+    answer = predict_handler(
+        {"fileID": f"cloud://{app.settings.cloud_env}.{bare}/{upload['key']}"}, wx_context("oFay")
+    )
+    assert answer["id"] == upload["id"] and answer["status"] == "done"

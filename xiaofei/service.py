@@ -184,17 +184,35 @@ def upload_key_from(app: App, caller: Caller, source: ImageSource) -> str:
     return str(key)
 
 
-def _key_from_file_id(app: App, file_id: Any) -> str:
-    """cloud://{env}.{bucket}/{key}: env and bucket must be this deployment's own (from configuration)."""
-    prefix = f"cloud://{app.settings.cloud_env}.{app.settings.cloud_bucket}/"
-    if not (
-        isinstance(file_id, str)
-        and app.settings.cloud_env
-        and app.settings.cloud_bucket
-        and file_id.startswith(prefix)
-    ):
+_APPID_SUFFIX = re.compile(r"-\d{5,}$")
+
+
+def bucket_without_appid(bucket: str) -> str:
+    """``7465-env-1258717764`` → ``7465-env``: fileIDs carry the bucket with or without ``-<appid>``."""
+    return _APPID_SUFFIX.sub("", bucket)
+
+
+def key_from_file_id(file_id: Any, cloud_env: str, cloud_bucket: str = "") -> str:
+    """The object key of a WeChat cloud-storage fileID, or "" if it is not this deployment's.
+
+    ``cloud://{env}.{bucket}/{key}``, where WeChat's own examples write the bucket both with and without
+    its ``-<appid>`` suffix: both are accepted. The env must be ``cloud_env``; the bucket, when
+    ``cloud_bucket`` is configured, must be it (compared without the suffix); the key is everything after
+    the first ``/``.
+    """
+    if not (isinstance(file_id, str) and cloud_env and file_id.startswith("cloud://")):
         return ""
-    return file_id[len(prefix) :]
+    host, slash, key = file_id[len("cloud://") :].partition("/")
+    env, dot, bucket = host.partition(".")
+    if not (slash and dot and key and bucket) or env != cloud_env:
+        return ""
+    if cloud_bucket and bucket_without_appid(bucket) != bucket_without_appid(cloud_bucket):
+        return ""
+    return key
+
+
+def _key_from_file_id(app: App, file_id: Any) -> str:
+    return key_from_file_id(file_id, app.settings.cloud_env, app.settings.cloud_bucket)
 
 
 def store_prediction(
