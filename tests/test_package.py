@@ -392,7 +392,8 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
             ROOT / "functions" / name / "index.py"
         ).read_bytes()
         assert (target / name / "xiaofei" / "events.py").is_file()
-        assert (target / name / "requirements.txt").read_text().splitlines() == read_lock(SMOKE_PYTHON)
+        # no requirements for the cloud to install: CloudBase does that for Node.js only
+        assert not (target / name / "requirements.txt").exists()
     config = json.loads((target / "model_update" / "config.json").read_text())
     assert config["triggers"] == [{"name": "model-update", "type": "timer", "config": "0 */10 * * * * *"}]
     assert "triggers" not in json.loads((target / "predict" / "config.json").read_text())
@@ -401,6 +402,19 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
     assert env["XIAOFEI_SECRET"] == "{{env.XIAOFEI_SECRET}}" and "${" not in json.dumps(rc)
     assert env["XIAOFEI_CLOUD_ENV"] == "{{env.ENV_ID}}" and set(env) <= ENV_VARS
     assert (target / ".gitignore").read_text().strip().endswith("*")
+    # the trimmed layer is bound instead of installDependency (≈190 MB of untrimmed wheels)
+    from infra.code import CLOUDBASE_MAX_TIMEOUT_S, CLOUDBASE_MEMORY_MB
+
+    for function in rc["functions"]:
+        assert function["installDependency"] is False
+        assert 1 <= function["timeout"] <= CLOUDBASE_MAX_TIMEOUT_S
+        assert function["memorySize"] in CLOUDBASE_MEMORY_MB
+    script = (target / "layer.sh").read_text()
+    assert f"--file '{built.out / 'layer.zip'}'" in script and f"--runtime Python{SMOKE_PYTHON}" in script
+    for name in ("predict", "history", "model_update"):
+        assert f"tcb fn layer bind {name} --layer xiaofei-deps" in script
+    done = subprocess.run(["sh", "-n", str(target / "layer.sh")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # --- rules, without building -----------------------------------------------------------------------------
