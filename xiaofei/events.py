@@ -30,6 +30,7 @@ from .api import HttpRequest, HttpResponse, handle_http
 from .app import App, get_app
 from .errors import AppError, BadRequest, InternalError, Unauthorized
 from .identity import Caller, wx_caller_from_context
+from .limits import direct_limit
 from .log import configure, request_context
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def _call_source(app: App, event: dict[str, Any]) -> service.ImageSource:
     if event.get("key") is not None:
         return service.ImageSource(key=event["key"])
     return service.ImageSource(
-        data=service.decode_base64_image(event.get("image"), app.settings.max_body_bytes)
+        data=service.decode_base64_image(event.get("image"), direct_limit(app.settings.max_body_bytes))
     )
 
 

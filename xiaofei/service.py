@@ -67,7 +67,9 @@ def decode_base64_image(text: Any, max_bytes: int) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) > max_bytes * 4 // 3 + 8:
-        raise PayloadTooLarge()
+        from .limits import too_large_for_direct
+
+        raise too_large_for_direct(max_bytes)
     try:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
