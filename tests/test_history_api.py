@@ -288,3 +288,31 @@ def test_file_id_without_the_appid_suffix_predicts(app: App) -> None:
         {"fileID": f"cloud://{app.settings.cloud_env}.{bare}/{upload['key']}"}, wx_context("oFay")
     )
     assert answer["id"] == upload["id"] and answer["status"] == "done"
+
+
+def test_a_retried_upload_and_predict_make_one_record(app: App) -> None:
+    # GIVEN a browser session and a request id the client keeps for this one photo
+    token = call(http_event("POST", "/session"))[1]["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    ask = json.dumps({"ext": "jpg", "model": "pneumonia", "request_id": "photo-0001-retry"}).encode()
+    # WHEN POST /uploads is sent twice (the first answer was lost) and both PUTs and predicts happen
+    status, first = call(http_event("POST", "/uploads", ask, headers=auth))
+    status2, second = call(http_event("POST", "/uploads", ask, headers=auth))
+    assert (status, status2) == (200, 200)
+    # THEN the retry gets the same upload (same id and key, a fresh URL), not a second pending record
+    assert (second["id"], second["key"]) == (first["id"], first["key"]) and second["status"] == "pending"
+    app.store.put(first["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    body = json.dumps({"key": first["key"], "request_id": "photo-0001-retry"}).encode()
+    answers = [call(http_event("POST", "/predict", body, headers=auth))[1] for _ in range(2)]
+    assert {a["id"] for a in answers} == {first["id"]} and answers[0]["status"] == "done"
+    status, listing = call(http_event("GET", "/history", headers=auth))
+    assert status == 200 and [r["id"] for r in listing["items"]] == [first["id"]]
+    # AND the cloud call form takes the same request id
+    up1 = predict_handler(
+        {"action": "upload", "ext": "jpg", "request_id": "mp-photo-0001"}, wx_context("oGus")
+    )
+    up2 = predict_handler(
+        {"action": "upload", "ext": "jpg", "request_id": "mp-photo-0001"}, wx_context("oGus")
+    )
+    assert up1["id"] == up2["id"] and up1["cloud_path"] == up2["cloud_path"]
+    assert len(history("oGus", action="list")["items"]) == 1

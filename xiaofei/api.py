@@ -206,7 +206,8 @@ def _session(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
 @route("POST", "/uploads")
 def _uploads(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     body = read_json(req)
-    return service.create_upload(app, caller, body.get("ext"), body.get("model"))
+    request_id = body.get("request_id") or req.header("x-request-id") or None
+    return service.create_upload(app, caller, body.get("ext"), body.get("model"), request_id)
 
 
 @route("GET", "/history")

@@ -195,7 +195,7 @@ CALL_ACTIONS: dict[tuple[str, str], CallAction] = {
         app, who, _call_source(app, ev), ev.get("model"), ev.get("request_id")
     ),
     ("predict", "upload"): lambda app, who, ev: service.create_upload(
-        app, who, ev.get("ext"), ev.get("model")
+        app, who, ev.get("ext"), ev.get("model"), ev.get("request_id")
     ),
     ("predict", "models"): lambda app, who, ev: service.list_models(app),
     ("history", "list"): lambda app, who, ev: service.list_history(

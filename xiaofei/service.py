@@ -126,6 +126,8 @@ def predict(
     try:
         answer, image, heatmap_png = _answer(app, name, caller.uid, data)
         answer["id"] = record_id
+        if request_key:  # kept in the record, so deleting it also frees its idempotency entry
+            answer["client_request_id"] = request_key
         record = store_prediction(app, caller, answer, image, heatmap_png, source)
     except AppError:
         if request_key:  # let a retry of this failed request run again
@@ -300,8 +302,14 @@ def create_session(app: App) -> dict[str, Any]:
     return {"token": token, "token_type": "Bearer", "expires_at": int(expires_at)}
 
 
-def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = None) -> dict[str, Any]:
-    """A place for the caller to upload one image: a presigned PUT (HTTP) or a cloud path (mini program)."""
+def create_upload(
+    app: App, caller: Caller | None, ext: Any, model_name: Any = None, client_request_id: Any = None
+) -> dict[str, Any]:
+    """A place for the caller to upload one image: a presigned PUT (HTTP) or a cloud path (mini program).
+
+    With a ``client_request_id``, a retry of the same request gets the same upload (same id and key, a
+    fresh URL) instead of a second pending record: a client that lost the answer can retry safely.
+    """
     if caller is None or caller.anonymous:
         raise Unauthorized()
     ext = ext.lower().lstrip(".") if isinstance(ext, str) else ""
@@ -313,22 +321,35 @@ def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = N
             status=415,
         )
     name = resolve_model_name(app, model_name)
+    request_key = validate_client_request_id(client_request_id)
     record_id = new_id()
     key = f"uploads/{caller.uid}/{record_id}.{ext}"
+    existing = None
+    if request_key and not _claim(app, caller, request_key, record_id):
+        existing = app.history.find_by_client_request_id(caller.uid, request_key)
+        if existing is None or not isinstance(existing.get("upload_key"), str):
+            raise Conflict()  # a twin request is still in flight: the client retries shortly
+        record_id, key = existing["id"], existing["upload_key"]
+        ext = key.rsplit(".", 1)[-1]
     settings = app.settings
     out: dict[str, Any] = {"id": record_id, "key": key, "model": name, "max_bytes": settings.max_body_bytes}
-    # A pending record first: the client polls it while the COS trigger predicts the upload.
-    app.history.put(
-        {
-            "id": record_id,
-            "uid": caller.uid,
-            "status": "pending",
-            "created_at": now_iso(),
-            "updated_at": now_iso(),
-            "model": {"name": name},
-            "upload_key": key,
-        }
-    )
+    if existing is not None:
+        out["status"] = existing.get("status", "pending")
+        out["model"] = (existing.get("model") or {}).get("name", name)
+    else:
+        # A pending record first: the client polls it while the COS trigger predicts the upload.
+        app.history.put(
+            {
+                "id": record_id,
+                "uid": caller.uid,
+                "status": "pending",
+                "created_at": now_iso(),
+                "updated_at": now_iso(),
+                "model": {"name": name},
+                "upload_key": key,
+                **({"client_request_id": request_key} if request_key else {}),
+            }
+        )
     if caller.provider == "wx":
         out["cloud_path"] = key  # wx.cloud.uploadFile({cloudPath}) into the environment's bucket
         return out
