@@ -32,7 +32,8 @@ def too_large_for_direct(max_bytes: int = DIRECT_MAX_BYTES) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"The image is too large to send in the request (at most {mb} MB); upload it first "
         "(POST /uploads, then PUT the file to the URL it returns).",
-        f"图片太大，无法随请求直接发送（最多 {mb} MB）；请先上传（POST /uploads，再把文件 PUT 到返回的地址）。",
+        f"图片太大，无法随请求直接发送（最多 {mb} MB）；"
+        "请先上传（POST /uploads，再把文件 PUT 到返回的地址）。",
         details={"max_bytes": max_bytes, "upload": "/uploads"},
     )
 
