@@ -79,3 +79,4 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.predict_latency
+	$(BIN)/python -m benchmarks.stored_path

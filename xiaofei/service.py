@@ -12,7 +12,7 @@ import contextvars
 import logging
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,17 +123,54 @@ def predict(
         if existing is None:
             raise Conflict()  # a twin request is still in flight: the client retries shortly
         return public_record(app, existing)
+    # A client's small upright JPEG is stored as it came (minus metadata): its write can start now and
+    # run beside the model instead of after it. If the prediction then fails, it is removed again.
+    early = _start_image_write(app, caller.uid, record_id, data)
     try:
         answer, image, heatmap_png = _answer(app, name, caller.uid, data)
         answer["id"] = record_id
         if request_key:  # kept in the record, so deleting it also frees its idempotency entry
             answer["client_request_id"] = request_key
-        record = store_prediction(app, caller, answer, image, heatmap_png, source)
-    except AppError:
-        if request_key:  # let a retry of this failed request run again
+        record = store_prediction(app, caller, answer, image, heatmap_png, source, data, early=early)
+    except BaseException as exc:
+        if early is not None:
+            _abandon(app, early)
+        if isinstance(exc, AppError) and request_key:  # let a retry of this failed request run again
             _release(app, caller, request_key)
         raise
     return public_record(app, record)
+
+
+@dataclass
+class _EarlyWrite:
+    key: str
+    future: Future[Any]
+    settled: bool = False
+
+
+def _start_image_write(app: App, uid: str, record_id: str, data: bytes) -> _EarlyWrite | None:
+    from .jpegclean import clean_jpeg
+
+    if data[:3] != b"\xff\xd8\xff":
+        return None
+    cleaned = clean_jpeg(data, STORED_PASSTHROUGH_MAX_SIDE)
+    if cleaned is None:
+        return None
+    key = keys_for(uid, record_id)["image"]
+    run = contextvars.copy_context().run
+    return _EarlyWrite(key, _WRITERS.submit(run, app.store.put, key, cleaned, "image/jpeg"))
+
+
+def _abandon(app: App, early: _EarlyWrite) -> None:
+    """The prediction failed after its image write started: wait for the write, then remove it."""
+    if early.settled:
+        return
+    early.settled = True
+    try:
+        early.future.result()
+    except Exception:
+        return  # nothing was written
+    _remove_quietly(app, [early.key])
 
 
 def _answer(app: App, name: str, routing_key: str, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
@@ -219,20 +256,46 @@ def _key_from_file_id(app: App, file_id: Any) -> str:
     return key_from_file_id(file_id, app.settings.cloud_env, app.settings.cloud_bucket)
 
 
-def store_prediction(
-    app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes, source: ImageSource
-) -> dict[str, Any]:
-    """Image and heatmap, then the record last: a failure never leaves a record pointing at nothing."""
+def stored_image_bytes(image: Any, data: bytes | None) -> bytes:
+    """The stored copy of the image: the caller's own JPEG minus its metadata when it is already small
+    and upright (what both clients send: no decode, no re-encode), else a fresh metadata-free JPEG of the
+    decoded image (``encode_for_storage``)."""
     from .imaging import encode_for_storage  # see _answer
+    from .jpegclean import clean_jpeg
 
+    if data is not None and data[:3] == b"\xff\xd8\xff":
+        cleaned = clean_jpeg(data, STORED_PASSTHROUGH_MAX_SIDE)
+        if cleaned is not None:
+            return cleaned
+    return encode_for_storage(image)
+
+
+# The longest side of a client's JPEG stored as it came (the clients downscale to this).
+STORED_PASSTHROUGH_MAX_SIDE = 2048
+
+
+def store_prediction(
+    app: App,
+    caller: Caller,
+    answer: dict[str, Any],
+    image: Any,
+    heatmap_png: bytes,
+    source: ImageSource,
+    data: bytes | None = None,
+    *,
+    early: _EarlyWrite | None = None,
+) -> dict[str, Any]:
+    """Image and heatmap, then the record last: a failure never leaves a record pointing at nothing.
+
+    ``early``: the image's write, already started (``_start_image_write``); it is waited for here.
+    """
     keys = keys_for(caller.uid, answer["id"])
     written: list[str] = []
     try:
-        objects = [
-            (keys["image"], encode_for_storage(image), "image/jpeg"),
-            (keys["heatmap"], heatmap_png, "image/png"),
-        ]
-        written = _put_together(app, objects)
+        objects = [(keys["heatmap"], heatmap_png, "image/png")]
+        if early is None:
+            objects.insert(0, (keys["image"], stored_image_bytes(image, data), "image/jpeg"))
+        written = _put_together(app, objects, early)
         record = {
             **answer,
             "uid": caller.uid,
@@ -251,8 +314,11 @@ def store_prediction(
     return record
 
 
-def _put_together(app: App, objects: list[tuple[str, bytes, str]]) -> list[str]:
-    """Write ``objects`` (key, data, content type) side by side: one store round trip instead of one each.
+def _put_together(
+    app: App, objects: list[tuple[str, bytes, str]], early: _EarlyWrite | None = None
+) -> list[str]:
+    """Write ``objects`` (key, data, content type) side by side: one store round trip instead of one each
+    (with ``early``, a write already under way, waited for with them).
 
     Returns the keys; if any write fails, the others are removed and the first error is raised.
     """
@@ -260,6 +326,9 @@ def _put_together(app: App, objects: list[tuple[str, bytes, str]]) -> list[str]:
         (key, _WRITERS.submit(contextvars.copy_context().run, app.store.put, key, data, content_type))
         for key, data, content_type in objects
     ]
+    if early is not None:
+        early.settled = True  # from here on its outcome is handled with the others
+        futures.insert(0, (early.key, early.future))
     written, errors = [], []
     for key, future in futures:
         try:
