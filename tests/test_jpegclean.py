@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests import imagegen
 from tests.test_imaging import assert_no_metadata, jpeg_markers
-from xiaofei.jpegclean import clean_jpeg, exif_orientation
+from xiaofei.jpegclean import clean_jpeg, exif_orientation, is_srgb
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -29,8 +29,11 @@ def with_segments(data: bytes, *segments: tuple[int, bytes]) -> bytes:
 
 def client_jpeg(progressive: bool = False, mode: str = "RGB") -> bytes:
     """What a client sends: upright, downscaled, and here given every kind of metadata to strip."""
-    base = imagegen.encode(imagegen.pattern(mode, (320, 240)), "jpeg", quality=90, progressive=progressive,
-                           exif=imagegen.metadata_exif(1).tobytes(), comment=b"patient: Zhang San")  # fmt: skip
+    exif = imagegen.metadata_exif(1).tobytes()
+    image = imagegen.pattern(mode, (320, 240))
+    base = imagegen.encode(
+        image, "jpeg", quality=90, progressive=progressive, exif=exif, comment=b"Zhang San"
+    )
     xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>XiaofeiPhone</x:xmpmeta>"
     return with_segments(base, (0xE1, xmp), (0xED, b"Photoshop 3.0\x00Zhang San"), (0xEF, b"vendor"))
 
@@ -60,10 +63,9 @@ def test_comment_between_progressive_scans_is_dropped_too() -> None:
 def test_what_needs_a_decode_is_left_to_it() -> None:
     # a turned photo (orientation 6): without EXIF it would show on its side
     assert clean_jpeg(imagegen.exif_jpeg(orientation=6, metadata=False)) is None
-    # an ICC profile: without it the colours would change
-    assert (
-        clean_jpeg(imagegen.encode(imagegen.pattern("RGB"), "jpeg", icc_profile=imagegen.srgb_icc())) is None
-    )
+    # an ICC profile other than sRGB: without it the colours would change
+    odd = imagegen.encode(imagegen.pattern("RGB"), "jpeg", icc_profile=imagegen.swapped_primaries_icc())
+    assert clean_jpeg(odd) is None
     # CMYK, and a side over the limit
     assert clean_jpeg(imagegen.encode(imagegen.pattern("CMYK"), "jpeg")) is None
     assert clean_jpeg(imagegen.encode(imagegen.pattern("RGB", (300, 200)), "jpeg"), max_side=299) is None
@@ -72,6 +74,16 @@ def test_what_needs_a_decode_is_left_to_it() -> None:
     assert clean_jpeg(b"\x89PNG\r\n\x1a\n") is None
     assert clean_jpeg(good[: len(good) // 2]) is None
     assert clean_jpeg(good[:-2]) is None
+
+
+def test_an_srgb_profile_is_dropped_since_untagged_means_srgb() -> None:
+    # Browsers' canvases tag their JPEGs with a small sRGB profile; Pillow's sRGB has another name and size
+    tagged = imagegen.encode(imagegen.pattern("RGB", (64, 48)), "jpeg", icc_profile=imagegen.srgb_icc())
+    cleaned = clean_jpeg(tagged)
+    assert cleaned is not None and b"ICC_PROFILE" not in cleaned
+    np.testing.assert_array_equal(pixels(cleaned), pixels(tagged))
+    assert is_srgb(imagegen.srgb_icc()) and not is_srgb(imagegen.swapped_primaries_icc())
+    assert not is_srgb(b"") and not is_srgb(b"\x00" * 200)
 
 
 def test_trailing_junk_after_the_end_marker_is_not_kept() -> None:

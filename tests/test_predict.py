@@ -221,7 +221,7 @@ def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch
             first_sample("pneumonia-viral"),
             "image/jpeg",
             {"authorization": f"Bearer {token}"},
-        )  # fmt: skip
+        )
     )
     # THEN the caller gets the error and the image written early is gone again
     assert status == 503 and answer["error"]["code"] == "model_unavailable"

@@ -6,8 +6,9 @@ WeChat. Decoding such a file again and encoding a new JPEG just to store it cost
 the file without any APPn segment but Adobe's APP14 (which tells a decoder the colour transform) and
 without COM segments, or None when the bytes should go the long way (``imaging.encode_for_storage`` of
 the decoded image): an EXIF orientation other than 1 (the stored pixels would then be shown turned), an
-ICC profile (its colours would change without it), CMYK or other than 1 or 3 components, a long side over
-``max_side``, anything it cannot parse.
+ICC profile other than sRGB (its colours would change without it; an untagged JPEG is shown as sRGB,
+and browsers' canvases tag their JPEGs with a small sRGB profile), CMYK or other than 1 or 3
+components, a long side over ``max_side``, anything it cannot parse.
 
 The markers (ITU T.81 B.1.1): ``FFD8`` SOI; segments ``FFxx`` + 2-byte length (which counts itself) for
 everything but SOI, EOI (``FFD9``), TEM (``FF01``) and RST0-7 (``FFD0``-``FFD7``); entropy-coded data after
@@ -25,6 +26,51 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 def _is_metadata(marker: int) -> bool:
     return (0xE0 <= marker <= 0xEF and marker != _APP14) or marker == _COM
+
+
+# sRGB's colorimetry in an ICC v2/v4 profile (D50-adapted primaries and white, the sRGB tone curve as a
+# parametric curve of type 3: g, a, b, c, d).
+_SRGB_XYZ = {
+    b"rXYZ": (0.4361, 0.2225, 0.0139),
+    b"gXYZ": (0.3851, 0.7169, 0.0971),
+    b"bXYZ": (0.1431, 0.0606, 0.7141),
+    b"wtpt": (0.9642, 1.0, 0.8249),
+}
+_SRGB_TRC = (2.4, 0.9479, 0.0521, 0.0774, 0.0405)
+
+
+def _s15(data: bytes, at: int) -> float:
+    return int.from_bytes(data[at : at + 4], "big", signed=True) / 65536
+
+
+def is_srgb(icc: bytes) -> bool:
+    """Whether an ICC profile describes sRGB (its primaries, white point and tone curves), whatever its
+    name: then a decoder that ignores it shows the same colours."""
+    if len(icc) < 132 or icc[36:40] != b"acsp" or icc[16:20] != b"RGB ":
+        return False
+    count = int.from_bytes(icc[128:132], "big")
+    tags = {}
+    for i in range(min(count, 64)):
+        entry = icc[132 + 12 * i : 144 + 12 * i]
+        if len(entry) < 12:
+            return False
+        offset, size = int.from_bytes(entry[4:8], "big"), int.from_bytes(entry[8:12], "big")
+        tags[entry[:4]] = icc[offset : offset + size]
+    for sig, want in _SRGB_XYZ.items():
+        tag = tags.get(sig, b"")
+        if (
+            len(tag) < 20
+            or tag[:4] != b"XYZ "
+            or any(abs(_s15(tag, 8 + 4 * j) - want[j]) > 0.002 for j in range(3))
+        ):
+            return False
+    for sig in (b"rTRC", b"gTRC", b"bTRC"):
+        tag = tags.get(sig, b"")
+        if len(tag) < 32 or tag[:4] != b"para" or int.from_bytes(tag[8:10], "big") not in (3, 4):
+            return False
+        if any(abs(_s15(tag, 12 + 4 * j) - want) > 0.002 for j, want in enumerate(_SRGB_TRC)):
+            return False
+    return True
 
 
 def exif_orientation(app1: bytes) -> int:
@@ -83,7 +129,12 @@ def _clean(data: bytes, max_side: int) -> bytes | None:
         payload = segment[2:]
         if marker == 0xE1 and exif_orientation(payload) != 1:
             return None  # the pixels are stored turned: only a decode can make them upright
-        if marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
+        # one chunk (sequence 1 of 1) of an sRGB profile may go; any other profile needs the decoder
+        if (
+            marker == 0xE2
+            and payload.startswith(b"ICC_PROFILE\x00")
+            and (payload[12:14] != b"\x01\x01" or not is_srgb(payload[14:]))
+        ):
             return None
         if marker in _SOF:
             if len(payload) < 6:
@@ -116,4 +167,4 @@ def _clean(data: bytes, max_side: int) -> bytes | None:
     return b"".join(out)
 
 
-__all__ = ["clean_jpeg", "exif_orientation"]
+__all__ = ["clean_jpeg", "exif_orientation", "is_srgb"]
