@@ -80,3 +80,4 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.predict_latency
 	$(BIN)/python -m benchmarks.stored_path
+	$(BIN)/python -m benchmarks.weak_link
