@@ -323,3 +323,22 @@ def test_cloudbase_variant_translates_triggers_and_references() -> None:
         cloudbase_env("s3://${env:COS_BUCKET}?region=${env:REGION}")
         == "s3://{{env.COS_BUCKET}}?region={{env.REGION}}"
     )
+
+
+# --- secrets and the release steps ----------------------------------------------------------------------
+
+
+def test_env_file_with_the_secret_is_ignored_by_git() -> None:
+    # infra/env.example tells the deployer to put XIAOFEI_SECRET in .env beside serverless.yml
+    for name in (".env", "miniprogram/cloudfunctions/.env", ".env.local"):
+        done = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, capture_output=True)
+        assert done.returncode == 0, f"{name} is not git-ignored"
+    done = subprocess.run(["git", "check-ignore", "-q", "infra/env.example"], cwd=ROOT, capture_output=True)
+    assert done.returncode == 1  # the example itself is kept
+
+
+def test_deploy_doc_has_the_wechat_release_steps() -> None:
+    text = (ROOT / "docs" / "DEPLOY.md").read_text()
+    release = text.split("## 7. Releasing the mini program")[1].split("\n## ")[0]
+    for needed in ("用户隐私保护指引", "wx.chooseMedia", "摄像头", "类目", "医疗机构执业许可证", "提交审核"):
+        assert needed in release, needed
