@@ -285,7 +285,15 @@ export async function predict(file, model, {onProgress, onUploaded, signal, job 
   const wait = sleep || ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   for (let attempt = 0; ; attempt++) {
     try {
-      if (file.size <= DIRECT_MAX_BYTES) return await predictDirect(file, model, job, options);
+      if (file.size <= DIRECT_MAX_BYTES && !job.viaUpload) {
+        try {
+          return await predictDirect(file, model, job, options);
+        } catch (caught) {
+          // A server with a smaller inline limit than this page's: the upload path takes any size.
+          if (!(caught instanceof ApiError && caught.code === "payload_too_large")) throw caught;
+          job.viaUpload = true;
+        }
+      }
       return await predictViaUpload(file, model, job, options);
     } catch (caught) {
       const err = normalize(caught);

@@ -157,3 +157,26 @@ def test_upload_path_shows_progress(page: Any, server: Server, xray_file: Path) 
     cdp.send("Network.emulateNetworkConditions",
              {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})  # fmt: skip
     wait_result(page)
+
+
+def test_a_server_with_a_smaller_inline_limit_is_met_through_the_upload_path(
+    page: Any, server: Server, xray_file: Path
+) -> None:
+    # GIVEN a server that refuses the image inline (as one with a smaller limit would)
+    def refuse(route: Any) -> None:
+        if route.request.method == "POST" and "multipart/form-data" in route.request.headers.get(
+            "content-type", ""
+        ):
+            message = {"en": "too large", "zh": "太大"}
+            error = {"code": "payload_too_large", "status": 413, "message": message, "request_id": "r"}
+            body = {"error": {**error, "details": {"upload": "/uploads"}}}
+            route.fulfill(status=413, content_type="application/json", body=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route("**/predict", refuse)
+    open_home(page, server)
+    # WHEN an image is chosen, THEN the page falls back to the upload path and gets the answer
+    with page.expect_request("**/uploads"):
+        choose_file(page, xray_file)
+    wait_result(page)
