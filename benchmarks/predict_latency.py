@@ -108,15 +108,21 @@ print(json.dumps({"cold_s": cold, "times_ms": times, "infer_ms": infer,
 
 
 def make_images(folder: Path) -> dict[str, Path]:
-    """A 1 MP chest X-ray JPEG and a 12 MP phone-photo-like JPEG of one, from the synthetic generator."""
+    """A 1 MP chest X-ray JPEG and a 12 MP phone-photo-like JPEG of one: a real film from shared/data (read
+    in place, written only to the temp folder) so the gate accepts it and the whole path runs; a drawn
+    film where shared/data is absent."""
     import numpy as np
     from PIL import Image
 
+    from model.pipeline import realsets
     from model.pipeline.synthetic import make_chest_xray
 
-    rng = np.random.default_rng(7)
-    xray = make_chest_xray("bacterial", rng)
-    xray = xray if isinstance(xray, Image.Image) else Image.fromarray(np.asarray(xray))
+    data = realsets.shared_data()
+    if data is not None:
+        with Image.open(realsets.images(data / "kermany-native" / "train" / "PNEUMONIA")[0]) as film:
+            xray = film.convert("L")
+    else:
+        xray = make_chest_xray("bacterial", np.random.default_rng(7))
     paths = {}
     for name, size in (("1mp", (1024, 1024)), ("12mp", (4000, 3000))):
         img = xray.convert("L").resize(size, Image.Resampling.BILINEAR)

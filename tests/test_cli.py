@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from model.pipeline.synthetic import make_chest_xray
+from tests import films
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +32,7 @@ def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_predict_a_chest_xray(tmp_path: Path) -> None:
-    image = tmp_path / "film.png"
-    make_chest_xray("viral", np.random.default_rng(11), size=(700, 600)).save(image)
+    image = films.real_path(3, "PNEUMONIA")  # a real film, read in place
     out = run("predict", str(image), "--json", "--heatmap", str(tmp_path / "heat.png"), tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)

@@ -1,6 +1,7 @@
-"""The heatmap shows where the model looked: on synthetic X-rays with a known lobar consolidation, the
-CAM of the bundled pneumonia model peaks over the lesion; the layer is a real transparent PNG that lines
-up with the image, clear where the model did not look and tinted where it did."""
+"""The heatmap shows where the model looked: the CAM is class weights times features, and the layer is a
+real transparent PNG that lines up with the image, clear where the model did not look and tinted where it
+did. Whether the bundled model looks at the lungs of real films is measured on ``kermany-native`` in
+tests/test_real_data.py (drawn films with a known lesion cannot judge a model trained on real ones)."""
 
 from __future__ import annotations
 
@@ -23,35 +24,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "model" / "pneumonia"
 @pytest.fixture(scope="module")
 def model() -> OnnxModel:
     return OnnxModel.load(PACKAGE, threads=1)
-
-
-def heat_for(model: OnnxModel, image: Image.Image) -> np.ndarray:
-    spec = model.manifest.input
-    batch, box = imaging.preprocess(image, spec)
-    raw = model.run(batch)
-    bacterial = model.manifest.label_ids.index("bacterial")
-    cam = model.cam(raw.features, bacterial)
-    return np.asarray(cam_on_image(cam, box, (spec.height, spec.width), image.size), dtype=np.float32) / 255
-
-
-def test_cam_peaks_over_the_lesion(model: OnnxModel) -> None:
-    near_peak, contrasts = 0, []
-    for seed in range(1000, 1060):  # 60 films: the share below is measured, not a lucky dozen
-        # GIVEN a synthetic X-ray with a consolidation whose mask we know
-        image, mask = make_chest_xray(
-            "bacterial", np.random.default_rng(seed), size=(384, 384), return_mask=True
-        )
-        if mask.sum() < 200:
-            continue
-        heat = heat_for(model, image)
-        # THEN the lesion reaches (nearly) the heatmap's peak — a CAM cell is 16 px of the 224 px input,
-        # so the very hottest pixel may sit just beside a small lesion…
-        near_peak += float(heat[mask].max()) >= 0.8 * float(heat.max())
-        # …and the lesion is much hotter on average than the rest of the image
-        contrasts.append(float(heat[mask].mean()) / max(1e-6, float(heat[~mask].mean())))
-    assert len(contrasts) >= 40
-    assert near_peak >= 0.6 * len(contrasts), f"lesion at the peak in {near_peak}/{len(contrasts)} images"
-    assert float(np.median(contrasts)) > 3.0
 
 
 def test_cam_is_plain_class_weights_times_features() -> None:

@@ -11,14 +11,16 @@ import pytest
 
 from functions.history.index import main_handler as history_handler
 from functions.predict.index import main_handler as predict_handler
+from tests import films
 from tests.conftest import wx_context
 from tests.test_predict import call, first_sample, http_event, stored_files
 from xiaofei.app import App
 from xiaofei.server import cos_event
 
 
-def predict_as(openid: str, sample_prefix: str = "pneumonia-") -> dict[str, Any]:
-    image = base64.b64encode(first_sample(sample_prefix)).decode()
+def predict_as(openid: str, sample_prefix: str | None = None) -> dict[str, Any]:
+    """A stored prediction: a drawn chest film, or the first bundled sample named ``sample_prefix``."""
+    image = base64.b64encode(first_sample(sample_prefix) if sample_prefix else films.drawn()).decode()
     result = predict_handler({"image": image}, wx_context(openid))
     assert "error" not in result, result
     return result
@@ -109,7 +111,7 @@ def test_no_identity_no_history(app: App) -> None:
 def test_http_history_routes(app: App) -> None:
     token = call(http_event("POST", "/session"))[1]["token"]
     auth = {"authorization": f"Bearer {token}"}
-    status, answer = call(http_event("POST", "/predict", first_sample("pneumonia-"), "image/jpeg", auth))
+    status, answer = call(http_event("POST", "/predict", films.drawn(), "image/jpeg", auth))
     assert status == 200
     hist = history_handler(http_event("GET", "/history", headers=auth, query={"limit": "10"}), {})
     items = json.loads(hist["body"])["items"]
@@ -132,7 +134,7 @@ def test_upload_trigger_poll_path(app: App) -> None:
     # THEN the record is pending at once
     assert history("oCarol", action="get", id=upload["id"])["status"] == "pending"
     # WHEN the file lands in the bucket (what wx.cloud.uploadFile does) and COS fires its trigger
-    app.store.put(upload["key"], first_sample("pneumonia-bacterial"), "image/jpeg")
+    app.store.put(upload["key"], films.drawn("bacterial"), "image/jpeg")
     summary = predict_handler(cos_event(upload["key"]), {"request_id": "cos"})
     assert summary == {"done": 1, "failed": 0, "skipped": 0}
     # THEN polling sees the answer, and a second trigger for the same object changes nothing
@@ -151,7 +153,7 @@ def test_upload_of_a_non_image_fails_the_record(app: App) -> None:
 
 def test_file_id_of_own_upload_predicts_synchronously(app: App) -> None:
     upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oDan"))
-    app.store.put(upload["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    app.store.put(upload["key"], films.drawn("viral"), "image/jpeg")
     settings = app.settings
     file_id = f"cloud://{settings.cloud_env}.{settings.cloud_bucket}/{upload['key']}"
     # another user's fileID is not found; a fileID of another environment or bucket neither
@@ -202,7 +204,7 @@ class FlakyStore:
 def test_storage_failure_mid_prediction_leaves_nothing_and_a_retry_makes_one_record(
     app: App, failing_prefix: str
 ) -> None:
-    image = base64.b64encode(first_sample("pneumonia-viral")).decode()
+    image = base64.b64encode(films.drawn("viral")).decode()
     event = {"image": image, "request_id": "retry-after-fault-01"}
     real = app.store
     models = app.models  # the registry is bootstrapped before the fault is injected
@@ -244,7 +246,7 @@ class BarrierStore:
 
 
 def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
-    image = base64.b64encode(first_sample("pneumonia-viral")).decode()
+    image = base64.b64encode(films.drawn("viral")).decode()
     assert app.models is not None
     # GIVEN a store in which neither the image nor the heatmap write can finish before the other starts
     app.__dict__["store"] = BarrierStore(app.store)
@@ -282,7 +284,7 @@ def test_file_id_forms(file_id: Any, key: str) -> None:
 
 def test_file_id_without_the_appid_suffix_predicts(app: App) -> None:
     upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oFay"))
-    app.store.put(upload["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    app.store.put(upload["key"], films.drawn("viral"), "image/jpeg")
     bare = app.settings.cloud_bucket.rsplit("-", 1)[0]
     answer = predict_handler(
         {"fileID": f"cloud://{app.settings.cloud_env}.{bare}/{upload['key']}"}, wx_context("oFay")
@@ -301,7 +303,7 @@ def test_a_retried_upload_and_predict_make_one_record(app: App) -> None:
     assert (status, status2) == (200, 200)
     # THEN the retry gets the same upload (same id and key, a fresh URL), not a second pending record
     assert (second["id"], second["key"]) == (first["id"], first["key"]) and second["status"] == "pending"
-    app.store.put(first["key"], first_sample("pneumonia-viral"), "image/jpeg")
+    app.store.put(first["key"], films.drawn("viral"), "image/jpeg")
     body = json.dumps({"key": first["key"], "request_id": "photo-0001-retry"}).encode()
     answers = [call(http_event("POST", "/predict", body, headers=auth))[1] for _ in range(2)]
     assert {a["id"] for a in answers} == {first["id"]} and answers[0]["status"] == "done"

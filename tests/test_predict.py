@@ -15,7 +15,7 @@ from PIL import Image
 
 from functions.predict.index import main_handler as predict_handler
 from model.pipeline.synthetic import make_chest_xray
-from tests import imagegen
+from tests import films, imagegen
 from tests.conftest import wx_context
 from xiaofei.app import App
 
@@ -63,8 +63,15 @@ def stored_files(app: App) -> list[str]:
 
 
 def assert_answer(answer: dict[str, Any], model: str, labels: int) -> None:
-    assert answer["model"]["name"] == model and answer["model"]["demo"] is True
-    assert answer["demo_notice"]["zh"] and answer["demo_notice"]["en"]
+    assert answer["model"]["name"] == model
+    # Every answer says what its model is: a demo (skin), or whom it was trained on (pneumonia).
+    assert answer["notice"]["zh"] and answer["notice"]["en"]
+    if answer["model"]["demo"]:
+        assert answer["demo_notice"] == answer["notice"] and answer["model"]["trained_on"] is None
+    else:
+        assert "demo_notice" not in answer
+        assert answer["model"]["trained_on"]["en"] in answer["notice"]["en"]
+        assert "not been clinically validated" in answer["notice"]["en"]
     assert answer["disclaimer"]["zh"] == "本产品仅作辅助诊断使用，如有不适请及时就医"
     probs = answer["probabilities"]
     assert len(probs) == labels
@@ -81,7 +88,7 @@ def assert_answer(answer: dict[str, Any], model: str, labels: int) -> None:
 
 def test_http_json_base64_anonymous(app: App) -> None:
     # GIVEN an anonymous browser with a chest X-ray, sent as base64 JSON
-    body = json.dumps({"image": base64.b64encode(first_sample("pneumonia-bacterial")).decode()}).encode()
+    body = json.dumps({"image": base64.b64encode(films.drawn("bacterial")).decode()}).encode()
     # WHEN the function-URL event reaches the predict handler
     status, answer = call(http_event("POST", "/predict", body))
     # THEN it answers with the pneumonia model, a heatmap inline, and stores nothing
@@ -122,7 +129,7 @@ def test_http_answer_carries_cors_and_request_id(app: App) -> None:
 
 
 def test_api_gateway_event_with_stage_prefix(app: App) -> None:
-    image = first_sample("pneumonia-normal")
+    image = films.drawn("normal")
     event = {
         "requestContext": {
             "serviceId": "service-x",
@@ -149,7 +156,7 @@ def test_signed_in_browser_keeps_history(app: App) -> None:
     assert status == 200 and session["token_type"] == "Bearer"
     auth = {"authorization": f"Bearer {session['token']}"}
     # WHEN it predicts
-    status, answer = call(http_event("POST", "/predict", first_sample("pneumonia-viral"), "image/jpeg", auth))
+    status, answer = call(http_event("POST", "/predict", films.drawn("viral"), "image/jpeg", auth))
     assert status == 200
     # THEN image, heatmap and the record are stored under its uid, and the answer links them
     files = stored_files(app)
@@ -218,7 +225,7 @@ def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch
         http_event(
             "POST",
             "/predict",
-            first_sample("pneumonia-viral"),
+            films.drawn("viral"),
             "image/jpeg",
             {"authorization": f"Bearer {token}"},
         )
@@ -232,7 +239,7 @@ def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch
 
 
 def test_cloud_call_uses_platform_identity_only(app: App) -> None:
-    image = base64.b64encode(first_sample("pneumonia-bacterial")).decode()
+    image = base64.b64encode(films.drawn("bacterial")).decode()
     # GIVEN a call whose event claims an identity, with no platform identity in the context
     forged = {"image": image, "userInfo": {"openId": "victim-openid", "appId": "wx1"}, "openid": "victim"}
     result = predict_handler(forged, {"request_id": "r1"})
@@ -249,7 +256,7 @@ def test_cloud_call_uses_platform_identity_only(app: App) -> None:
 
 
 def test_cloud_call_idempotent_retry(app: App) -> None:
-    image = base64.b64encode(first_sample("pneumonia-normal")).decode()
+    image = base64.b64encode(films.drawn("normal")).decode()
     event = {"image": image, "request_id": "client-retry-0001"}
     first = predict_handler(event, wx_context("oUser-B"))
     second = predict_handler(event, wx_context("oUser-B"))

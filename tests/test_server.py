@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_predict import first_sample
+from tests import films
 from xiaofei.app import App
 from xiaofei.server import serve
 
@@ -60,7 +60,7 @@ def test_health_models_page_and_samples(base_url: str) -> None:
     status, headers, page = request(base_url + "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<html" in page.lower()
     status, samples = api(base_url + "/samples")
-    assert status == 200 and {s["model"] for s in samples["samples"]} == {"pneumonia", "skin"}
+    assert status == 200 and {s["model"] for s in samples["samples"]} == {"skin"}  # real films may not ship
     status, headers, image = request(base_url + samples["samples"][0]["url"])
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and image[:2] == b"\xff\xd8"
     assert request(base_url + "/samples/../../pyproject.toml")[0] == 404
@@ -71,7 +71,7 @@ def test_predict_over_http_multipart_free_raw_body(base_url: str) -> None:
     status, _, body = request(
         base_url + "/predict?model=pneumonia",
         "POST",
-        first_sample("pneumonia-viral"),
+        films.drawn("viral"),
         {"Content-Type": "image/jpeg"},
     )
     answer = json.loads(body)
@@ -87,7 +87,7 @@ def test_oversized_body_refused_before_reading(base_url: str) -> None:
 
 def _jpeg_of_size(size: int) -> bytes:
     """A real JPEG padded to ``size`` bytes (junk after the end marker, as some cameras write)."""
-    data = first_sample("pneumonia-viral")
+    data = films.drawn("viral")
     return data + b"\x00" * (size - len(data))
 
 
@@ -140,7 +140,7 @@ def test_upload_trigger_poll_over_http(base_url: str) -> None:
     status, upload = api(base_url + "/uploads", "POST", {"ext": "jpg", "model": "pneumonia"}, token)
     assert status == 200 and upload["method"] == "PUT"
     # WHEN the browser PUTs the file to the presigned URL
-    status, _, _ = request(upload["url"], "PUT", first_sample("pneumonia-bacterial"), upload["headers"])
+    status, _, _ = request(upload["url"], "PUT", films.drawn("bacterial"), upload["headers"])
     assert status == 200
     # THEN polling the record sees pending, then done (the local server emulates the COS trigger)
     deadline = time.time() + 30

@@ -99,10 +99,13 @@ function renderModels() {
 
 function renderModelDemo() {
   const current = state.models.find((m) => m.name === state.model);
-  const demo = $("model-demo");
-  demo.textContent = t("result.demo");
-  // An answer carries its own demo notice: one banner at a time is enough.
-  show(demo, Boolean(current && current.demo) && !state.result);
+  const banner = $("model-demo");
+  const demo = Boolean(current && current.demo);
+  const who = current && pick(current.trained_on);
+  banner.className = demo ? "banner demo" : "banner model-notice";
+  banner.textContent = demo ? t("result.demo") : who ? t("result.trainedOn", {who}) : t("result.notValidated");
+  // An answer carries its own notice: one banner at a time is enough.
+  show(banner, Boolean(current) && !state.result);
 }
 
 function selectModel(name) {

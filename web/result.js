@@ -125,6 +125,14 @@ function figure(rec, imageUrl, fallbackUrl, view, onViewChange) {
       h("p", {class: "muted small"}, t("result.heatmapHelp"))));
 }
 
+/** Whom a real model was trained on and that it is not clinically validated (a record from before
+ * answers carried `notice` is told from its model's `trained_on`). */
+function modelNotice(rec) {
+  const who = rec.model && pick(rec.model.trained_on);
+  const text = pick(rec.notice) || (who ? t("result.trainedOn", {who}) : t("result.notValidated"));
+  return h("p", {class: "banner model-notice", "data-testid": "model-notice"}, text);
+}
+
 function meta(rec) {
   const parts = [];
   if (rec.model) parts.push(t("result.model", {name: rec.model.name || "", version: rec.model.version || ""}));
@@ -151,7 +159,7 @@ export function renderResult(rec, {imageUrl = "", fallbackUrl = "", view = {heat
     "data-state": refused ? "refused" : rec.uncertain ? "uncertain" : "confident"},
   title ? h("h2", {class: "card-title", tabindex: "-1"}, t("result.heading")) : null,
   demo ? h("p", {class: "banner demo", "data-testid": "demo-banner"},
-    pick(rec.demo_notice) || t("result.demo")) : null,
+    pick(rec.demo_notice) || t("result.demo")) : modelNotice(rec),
   h("div", {class: "card-grid"},
     figure(rec, imageUrl, fallbackUrl, view, onViewChange),
     h("div", {class: "card-side"},

@@ -116,6 +116,8 @@ class Manifest:
             "version": self.version,
             "task": self.task,
             "demo": self.demo,
+            "trained_on": raw.get("trained_on"),
+            "clinically_validated": False,  # no bundled model has been; a site's own validation is separate
             "description": raw.get("description", {}),
             "intended_use": raw.get("intended_use", {}),
             "labels": [label.__dict__ for label in self.labels],

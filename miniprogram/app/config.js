@@ -20,11 +20,10 @@ module.exports = {
   ],
   defaultModel: 'pneumonia',
 
-  // Bundled sample images (copied from model/samples/); `model` picks the model to run on them.
+  // Bundled sample images (copied from model/samples/); `model` picks the model to run on them. Only the
+  // skin demo has samples: the chest model reads real films, real films may not be shipped, and a drawn
+  // film offered as a "sample chest X-ray" would pass off a meaningless answer as a reading.
   samples: [
-    {path: '/images/samples/pneumonia-normal-1.jpg', model: 'pneumonia', zh: '合成示例：正常胸片', en: 'Synthetic sample: normal chest X-ray'},
-    {path: '/images/samples/pneumonia-bacterial-1.jpg', model: 'pneumonia', zh: '合成示例：细菌性肺炎', en: 'Synthetic sample: bacterial pneumonia'},
-    {path: '/images/samples/pneumonia-viral-1.jpg', model: 'pneumonia', zh: '合成示例：病毒性肺炎', en: 'Synthetic sample: viral pneumonia'},
     {path: '/images/samples/skin-psoriasis-1.jpg', model: 'skin', zh: '合成示例：银屑病', en: 'Synthetic sample: psoriasis'},
     {path: '/images/samples/skin-basal_cell_carcinoma-1.jpg', model: 'skin', zh: '合成示例：基底细胞癌', en: 'Synthetic sample: basal cell carcinoma'},
   ],

@@ -1,7 +1,8 @@
 """Command line: ``python -m model.pipeline demo|train ...`` (run from the repository root).
 
 models --data ../shared/data --out model [--epochs N]  rebuild the bundled pneumonia package (real films)
-demo  --out model [--only pneumonia|skin]            rebuild the demo packages (synthetic data)
+golden --data ../shared/data --out DIR [--per-class N]  a real golden set for the gate (never shipped)
+demo  --out model [--only skin] [--data ../shared/data]  rebuild the skin demo package (synthetic data)
 train --data DIR --layout kermany|folders --backbone NAME [--pretrained FILE] --out DIR
       [--model pneumonia|skin] [--epochs N] [--version V] [--group-pattern REGEX]
 """
@@ -44,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument(
         "--reuse-training-of", type=Path, help="a package built before: re-fit its gate, do not train again"
     )
+    golden = sub.add_parser("golden", help="write a real golden set (outside the project) from shared/data")
+    golden.add_argument("--data", type=Path, default=Path("../shared/data"))
+    golden.add_argument("--out", type=Path, required=True)
+    golden.add_argument("--per-class", type=int, default=20)
     tr = sub.add_parser("train", help="train a package on a real data set")
     tr.add_argument("--data", type=Path, required=True)
     tr.add_argument("--layout", choices=("kermany", "folders"), required=True)
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
                 reuse_training_of=args.reuse_training_of,
             )
+        elif args.command == "golden":
+            print(bundled.write_golden(args.data, args.out, per_class=args.per_class))
         elif args.command == "demo":
             for name in args.only or sorted(DEMOS):
                 build_demo(name, args.out, processes=args.processes, threads=args.threads, data=args.data)

@@ -102,3 +102,43 @@ def build_pneumonia(
     evaluation = build_package(config, FolderSource(TASK, dataset, SEED))
     log.info("pneumonia built in %.0f s", time.perf_counter() - started)
     return evaluation
+
+
+def write_golden(data: Path, out: Path, *, per_class: int = 20) -> Path:
+    """A golden set for the evaluation gate from shared/data, written to ``out`` (never into the project:
+    the films may not be redistributed): ``per_class`` films of each class from this package's own
+    patient-disjoint *test* split (never trained on, nor used to fit the gate), and out-of-domain items
+    (``"label": null``) from the held-out share of ``cxr-other/lateral`` and ``not-chest``. For a test
+    store or a first evaluation; a site uploads its own doctors' reads (docs/OPERATOR.md)."""
+    import random
+    import shutil
+
+    from .export import write_json
+    from .kind import held_out
+    from .realsets import NOT_CHEST_KINDS, images
+
+    dataset = make_splits(read_kermany(data / "kermany224")[0], TASK.label_ids, seed=SEED)
+    by_class: dict[str, list[Path]] = {label: [] for label in TASK.label_ids}
+    for item in dataset.items["test"]:
+        by_class[item.label].append(item.path)
+    out.mkdir(parents=True, exist_ok=True)
+    pick = random.Random(SEED)
+    entries: list[dict[str, Any]] = []
+    for label, paths in by_class.items():
+        for n, path in enumerate(sorted(pick.sample(sorted(paths), min(per_class, len(paths))))):
+            name = f"{label}-{n:03d}{path.suffix.lower()}"
+            shutil.copyfile(path, out / name)
+            entries.append({"file": name, "label": label})
+    others = [p for p in images(data / "cxr-other" / "lateral") if held_out(p)][:3]
+    for kind in NOT_CHEST_KINDS:
+        others += [p for p in images(data / "not-chest" / kind) if held_out(p)][:2]
+    for n, path in enumerate(others):
+        name = f"ood-{path.parent.name}-{n:03d}{path.suffix.lower()}"
+        shutil.copyfile(path, out / name)
+        entries.append({"file": name, "label": None, "ood": True})
+    note = (
+        f"{per_class} films a class from the patient-disjoint test split of kermany224 (seed {SEED}); "
+        "label null: held-out laterals and other modalities, which the input gate should refuse"
+    )
+    write_json(out / "index.json", {"model": TASK.name, "synthetic": False, "note": note, "items": entries})
+    return out

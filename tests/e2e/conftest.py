@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests import films
+
 from .webpage import CHROMIUM, LAUNCH_ARGS, REPO, Server
 
 SERVER_START_S = 90.0  # the first start publishes the bundled models into the fresh store
@@ -148,16 +150,22 @@ def models(server: Server) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def xray_samples(server: Server) -> list[dict[str, str]]:
-    samples = [s for s in server.get_json("/samples")["samples"] if s["model"] == "pneumonia"]
-    assert samples, "the server lists no bundled chest X-ray sample (model/samples/pneumonia-*)"
-    return samples
+def samples(server: Server) -> list[dict[str, str]]:
+    """The bundled samples (the skin demo's: real films may not ship, see model/samples)."""
+    listed = server.get_json("/samples")["samples"]
+    assert listed, "the server lists no bundled sample (model/samples/)"
+    return listed
 
 
 @pytest.fixture(scope="session")
-def xray_file(
-    server: Server, xray_samples: list[dict[str, str]], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A bundled sample X-ray, as the file a user would pick from disk."""
-    name = xray_samples[0]["file"]
-    return server.download(f"/samples/{name}", tmp_path_factory.mktemp("picked") / name)
+def xray_file() -> Path:
+    """A real chest film, read in place from ../shared/data (skipped without it)."""
+    return films.real_path(0)
+
+
+@pytest.fixture(scope="session")
+def drawn_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A drawn chest film on disk, for what does not depend on the answer (progress, cancel)."""
+    path = tmp_path_factory.mktemp("picked") / "film.jpg"
+    path.write_bytes(films.drawn("viral", 3, (1200, 1000)))
+    return path

@@ -51,14 +51,14 @@ def test_language_follows_the_browser_and_the_toggle(new_page: Any, server: Serv
     expect(english.locator("#tab-history")).to_have_text("History")
 
 
-def test_phone_viewport_has_no_horizontal_scroll(new_page: Any, server: Server, xray_file: Path) -> None:
+def test_phone_viewport_has_no_horizontal_scroll(new_page: Any, server: Server, drawn_file: Path) -> None:
     # GIVEN a phone-sized screen
     page = new_page(width=375, height=740, mobile=True)
     open_home(page, server)
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
 
     # WHEN an X-ray is analysed, THEN the answer fits the width too
-    choose_file(page, xray_file)
+    choose_file(page, drawn_file)
     wait_result(page)
     page.wait_for_timeout(400)
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
@@ -71,7 +71,7 @@ def test_phone_viewport_has_no_horizontal_scroll(new_page: Any, server: Server, 
 
 
 def test_keyboard_alone_reaches_and_opens_the_upload_button(
-    page: Any, server: Server, xray_file: Path
+    page: Any, server: Server, drawn_file: Path
 ) -> None:
     # GIVEN the page, used with the keyboard only
     open_home(page, server)
@@ -90,16 +90,16 @@ def test_keyboard_alone_reaches_and_opens_the_upload_button(
     # WHEN Enter is pressed, THEN the file chooser opens and the answer's heading takes the focus
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
-    chooser.value.set_files(str(xray_file))
+    chooser.value.set_files(str(drawn_file))
     wait_result(page)
     expect(page.locator("#result .card-title")).to_be_focused()
 
 
-def test_network_failure_offers_a_retry_that_works(page: Any, server: Server, xray_file: Path) -> None:
+def test_network_failure_offers_a_retry_that_works(page: Any, server: Server, drawn_file: Path) -> None:
     # GIVEN the connection drops during the first upload
     page.route("**/predict", lambda route: route.abort("internetdisconnected"))
     open_home(page, server)
-    choose_file(page, xray_file)
+    choose_file(page, drawn_file)
 
     # THEN a network error is shown with a retry button, and nothing keeps spinning
     message = page.get_by_test_id("error-message")
@@ -114,7 +114,7 @@ def test_network_failure_offers_a_retry_that_works(page: Any, server: Server, xr
     expect(page.get_by_test_id("error-message")).to_have_count(0)
 
 
-def test_a_server_that_never_answers_times_out(page: Any, server: Server, xray_file: Path) -> None:
+def test_a_server_that_never_answers_times_out(page: Any, server: Server, drawn_file: Path) -> None:
     # GIVEN a short predict timeout and a server that swallows the request
     page.route(
         "**/config.js",
@@ -125,7 +125,7 @@ def test_a_server_that_never_answers_times_out(page: Any, server: Server, xray_f
     )
     page.route("**/predict", lambda route: None)  # never fulfilled
     open_home(page, server)
-    choose_file(page, xray_file)
+    choose_file(page, drawn_file)
 
     # THEN the wait ends with a timeout message and a retry button
     message = page.get_by_test_id("error-message")

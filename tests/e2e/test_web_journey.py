@@ -44,11 +44,11 @@ def image_loaded(page: Any, locator: Any) -> bool:
 def test_upload_xray_shows_result_bars_and_heatmap(
     page: Any, server: Server, xray_file: Path, models: dict[str, Any]
 ) -> None:
-    # GIVEN the page with the chest X-ray model chosen
+    # GIVEN the page with the chest X-ray model chosen, and a real film
     open_home(page, server)
     page.locator('input[name="model"][value="pneumonia"]').check()
 
-    # WHEN a sample X-ray is picked with the file chooser
+    # WHEN the film is picked with the file chooser
     choose_file(page, xray_file)
 
     # THEN the answer shows a label, its confidence and one bar per class, sorted, the top one first
@@ -76,19 +76,25 @@ def test_upload_xray_shows_result_bars_and_heatmap(
     expect(heatmap).to_have_css("opacity", "0.4")
     card.get_by_test_id("heatmap-opacity").fill("80")
 
-    # AND the disclaimer, and the demo banner exactly when the model is a demo model
+    # AND the disclaimer, and what the model is: the demo banner for a demo model, otherwise whom it was
+    # trained on and that it is not clinically validated
     expect(card).to_contain_text("本产品仅作辅助诊断使用，如有不适请及时就医")
-    expect(card.get_by_test_id("demo-banner")).to_have_count(1 if models["pneumonia"].get("demo") else 0)
+    demo = bool(models["pneumonia"].get("demo"))
+    expect(card.get_by_test_id("demo-banner")).to_have_count(1 if demo else 0)
+    expect(card.get_by_test_id("model-notice")).to_have_count(0 if demo else 1)
+    if not demo:
+        expect(card.get_by_test_id("model-notice")).to_contain_text("未经临床验证")
+        expect(card.get_by_test_id("model-notice")).to_contain_text(models["pneumonia"]["trained_on"]["zh"])
     page.wait_for_timeout(400)  # let the smooth scroll settle before the picture
     screenshot(page, "result")
 
 
 def test_history_open_delete_and_empty_state(
-    page: Any, server: Server, xray_samples: list[dict[str, str]]
+    page: Any, server: Server, samples: list[dict[str, str]]
 ) -> None:
     # GIVEN one analysed sample
     open_home(page, server)
-    record_id = analyze_sample(page, xray_samples[0]["file"])
+    record_id = analyze_sample(page, samples[0]["file"])
 
     # WHEN the history is opened
     page.locator("#tab-history").click()
@@ -127,7 +133,7 @@ def test_history_open_delete_and_empty_state(
 
 
 def test_history_pages_with_load_more_then_delete_all(
-    page: Any, server: Server, xray_samples: list[dict[str, str]]
+    page: Any, server: Server, samples: list[dict[str, str]]
 ) -> None:
     # GIVEN a deploy configured with two records per page (config.js is the one replaceable file)
     page.route(
@@ -137,7 +143,7 @@ def test_history_pages_with_load_more_then_delete_all(
         ),
     )
     open_home(page, server)
-    ids = [analyze_sample(page, xray_samples[i % len(xray_samples)]["file"]) for i in range(3)]
+    ids = [analyze_sample(page, samples[i % len(samples)]["file"]) for i in range(3)]
 
     # WHEN the history opens, THEN the newest two show, and "load more" brings the third
     page.locator("#tab-history").click()
@@ -188,13 +194,13 @@ def throttle_uploads(page: Any, bytes_per_s: int) -> Any:
     return cdp
 
 
-def test_upload_progress_is_shown_and_can_be_cancelled(page: Any, server: Server, xray_file: Path) -> None:
+def test_upload_progress_is_shown_and_can_be_cancelled(page: Any, server: Server, drawn_file: Path) -> None:
     # GIVEN a slow connection: the sample takes a few seconds to upload
     open_home(page, server)
-    cdp = throttle_uploads(page, max(1, xray_file.stat().st_size // 3))
+    cdp = throttle_uploads(page, max(1, drawn_file.stat().st_size // 3))
 
     # WHEN an image is picked, THEN the progress bar counts up, with a cancel button
-    choose_file(page, xray_file)
+    choose_file(page, drawn_file)
     seen = page.wait_for_function(
         """() => {
             const bar = document.getElementById("progress-bar");
@@ -217,7 +223,7 @@ def test_upload_progress_is_shown_and_can_be_cancelled(page: Any, server: Server
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
     )
-    choose_file(page, xray_file)
+    choose_file(page, drawn_file)
     wait_result(page)
 
 

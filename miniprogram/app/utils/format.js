@@ -11,6 +11,20 @@ const DEMO_NOTICE = {
   en: 'Demo model: its weights were trained on synthetic images and cannot be used for a real diagnosis.',
 }
 
+// For a real model whose answer carries no `notice` (an older record): its training population, if known.
+function modelNotice(answer, model) {
+  const given = bilingual(answer.notice, null)
+  if (given) return given
+  const who = bilingual(model.trained_on, null)
+  if (who) {
+    return {
+      zh: `本模型的训练数据为${who.zh}，未经临床验证，须由医生阅片。`,
+      en: `This model was trained on ${who.en}. It has not been clinically validated: a doctor must read the image.`,
+    }
+  }
+  return {zh: '本模型未经临床验证，须由医生阅片。', en: 'This model has not been clinically validated: a doctor must read the image.'}
+}
+
 // Plain-words reasons for a refused image (quality.reason), used when the backend sends no message.
 const QUALITY_REASONS = {
   not_a_radiograph: {zh: '这张图片看起来不像胸部 X 光片。', en: 'This does not look like a chest X-ray.'},
@@ -105,6 +119,7 @@ function resultView(answer) {
     bars: refused ? [] : bars(answer.probabilities),
     demo: Boolean(model.demo),
     demoNotice: model.demo ? bilingual(answer.demo_notice, DEMO_NOTICE) : null,
+    modelNotice: model.demo ? null : modelNotice(answer, model),
     disclaimer: bilingual(answer.disclaimer, DISCLAIMER),
     heatmapUrl: refused ? '' : urlOf(answer.heatmap),
     imageUrl: urlOf(answer.image),
@@ -146,6 +161,7 @@ function modelCard(card) {
     version: card.version || '',
     demo: Boolean(card.demo),
     synthetic: Boolean(training.synthetic),
+    trainedOn: bilingual(card.trained_on, null),
     description: bilingual(card.description, none),
     intendedUse: bilingual(card.intended_use, none),
     labels: (Array.isArray(card.labels) ? card.labels : []).map((l) => ({id: l.id, zh: l.zh, en: l.en})),

@@ -52,6 +52,29 @@ test('demo: the backend notice, or the plain default; disclaimer always present'
   expect(view.disclaimer.zh).toBe('本产品仅作辅助诊断使用，如有不适请及时就医')
 })
 
+test('a real model: the backend notice, else whom it was trained on, else "not clinically validated"', () => {
+  const notice = {zh: '本模型的训练数据为儿童胸片，未经临床验证，须由医生阅片。', en: 'This model was trained on children. It has not been clinically validated: a doctor must read the image.'}
+  const answer = {...makeAnswer({id, probs: {normal: 0.9, viral: 0.1}, demo: false}), notice}
+  let view = format.resultView(answer)
+  expect(view.demoNotice).toBeNull()
+  expect(view.modelNotice).toEqual(notice)
+  delete answer.notice
+  answer.model = {...answer.model, trained_on: {zh: '1-5 岁儿童', en: 'children aged 1-5'}}
+  view = format.resultView(answer)
+  expect(view.modelNotice.zh).toBe('本模型的训练数据为1-5 岁儿童，未经临床验证，须由医生阅片。')
+  expect(view.modelNotice.en).toMatch(/^This model was trained on children aged 1-5\. It has not been clinically validated/)
+  delete answer.model.trained_on
+  expect(format.resultView(answer).modelNotice.en).toMatch(/not been clinically validated/)
+  // a demo model shows its demo notice only
+  expect(format.resultView(makeAnswer({id, probs: {normal: 1}, demo: true})).modelNotice).toBeNull()
+})
+
+test('a model card says whom a real model was trained on', () => {
+  const card = format.modelCard({name: 'pneumonia', version: '2.0.0', demo: false, trained_on: {zh: '儿童', en: 'children'}})
+  expect(card.trainedOn).toEqual({zh: '儿童', en: 'children'})
+  expect(format.modelCard({name: 'skin', demo: true}).trainedOn).toBeNull()
+})
+
 test('pending and failed records', () => {
   expect(format.resultView({id, status: 'pending', model: {name: 'skin'}}).state).toBe('pending')
   expect(format.resultView({id, status: 'failed', model: {name: 'skin'}}).state).toBe('failed')
