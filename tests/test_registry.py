@@ -153,6 +153,8 @@ def test_a_store_from_before_pointer_objects_is_read_and_then_continued(tmp_path
     after = registry.pointer("pneumonia")
     assert after is not None and (after.version, after.previous, after.seq) == ("1.1.0", "1.0.0", 1)
     assert store.head(pointer_seq_key("pneumonia", 1)) is not None
+    registry.change_pointer("pneumonia", lambda p: replace(p, reason="again"))  # type: ignore[arg-type]
+    assert registry.names() == ["pneumonia"]  # once, however many pointer objects it has
 
 
 def test_a_storage_error_mid_promotion_leaves_the_previous_pointer(tmp_path: Path) -> None:

@@ -292,9 +292,12 @@ class Registry:
     def names(self) -> list[str]:
         """Model names with a pointer (served models)."""
         return sorted(
-            parts[1]
-            for parts in (info.key.split("/") for info in self.iter_keys(f"{ROOT}/"))
-            if (len(parts) == 3 and parts[2] == "CURRENT.json") or (len(parts) == 4 and parts[2] == "pointer")
+            {
+                parts[1]
+                for parts in (info.key.split("/") for info in self.iter_keys(f"{ROOT}/"))
+                if (len(parts) == 3 and parts[2] == "CURRENT.json")
+                or (len(parts) == 4 and parts[2] == "pointer")
+            }
         )
 
     def versions(self, name: str) -> list[dict[str, Any]]:
