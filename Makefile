@@ -4,6 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.serving
+# One lock per environment and CPython version: the serving layer (what SCF runs; make run) and
+# development (make test), the latter constrained to the former (infra/devlock.py re-resolves it).
+CPTAG = $(shell $(PY) -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+LAYER_LOCK = infra/layer-lock-$(CPTAG).txt
+DEV_LOCK = infra/dev-lock-$(CPTAG).txt
+# torch is locked as its CPU build (torch==X+cpu). pip finds it in a local wheel folder (find-links) or on
+# PyTorch's CPU index; where neither is configured, name the index:
+#   make test PIP_TORCH=--extra-index-url=https://download.pytorch.org/whl/cpu
+PIP_TORCH ?=
 
 .PHONY: run test lint typecheck unit miniprogram-test models demo-models package bench clean
 
@@ -11,12 +21,21 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# The serving install plus what the tests and the model pipeline need (torch: CPU build).
-$(STAMP): pyproject.toml $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,train]'
+# Serving only: exactly the layer's wheels (no torch, no test tools), then the package itself.
+$(SERVE_STAMP): pyproject.toml $(LAYER_LOCK) | $(BIN)/python
+	@test -f $(LAYER_LOCK) || { echo "no $(LAYER_LOCK): python -m infra.package lock --python-version X"; exit 1; }
+	$(BIN)/pip install -q --no-deps -r $(LAYER_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(SERVE_STAMP)
+
+# What the tests and the model pipeline need on top, from the dev lock, held to the layer's pins.
+$(STAMP): $(SERVE_STAMP) $(DEV_LOCK)
+	@test -f $(DEV_LOCK) || { echo "no $(DEV_LOCK): python -m infra.devlock"; exit 1; }
+	$(BIN)/pip install -q -r $(DEV_LOCK) -c $(LAYER_LOCK) $(PIP_TORCH)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(SERVE_STAMP)
 	$(BIN)/xiaofei serve --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
@@ -60,3 +79,5 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.predict_latency
+	$(BIN)/python -m benchmarks.stored_path
+	$(BIN)/python -m benchmarks.weak_link

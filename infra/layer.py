@@ -55,15 +55,26 @@ def lock_path(python_version: str) -> Path:
     return ROOT / "infra" / f"layer-lock-{cp_tag(python_version)}.txt"
 
 
+# The optional-dependency groups the layer ships with the serving dependencies: both clients offer DICOM,
+# so pydicom and the pylibjpeg decoders of compressed DICOMs are in the cloud too.
+LAYER_EXTRAS = ("dicom",)
+
+
 def serving_requirements() -> list[str]:
-    """The serving dependencies, as pyproject.toml declares them (the only list of them)."""
+    """The serving dependencies and the ``LAYER_EXTRAS`` groups, as pyproject.toml declares them (the only
+    list of them)."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     try:
         import tomllib
-    except ImportError:  # Python 3.10: the [project] dependencies array is simple enough to read directly
-        block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-        return re.findall(r'"([^"]+)"', block[1]) if block else []
-    return list(tomllib.loads(text)["project"]["dependencies"])
+    except ImportError:  # Python 3.10: the arrays are simple enough to read directly
+        found = []
+        for name in ("dependencies", *LAYER_EXTRAS):
+            block = re.search(rf"^{name}\s*=\s*\[(.*?)\]", text, re.S | re.M)
+            found += re.findall(r'"([^"]+)"', block[1]) if block else []
+        return found
+    project = tomllib.loads(text)["project"]
+    extras = project.get("optional-dependencies", {})
+    return [*project["dependencies"], *(r for group in LAYER_EXTRAS for r in extras.get(group, []))]
 
 
 def normalise(name: str) -> str:
@@ -195,6 +206,8 @@ def keep_in_layer(rel: str) -> bool:
         # The C-API library (22 MB): the Python binding has the runtime linked in and never loads it.
         return False
     if top == "numpy" and parts[1:3] == ["_core", "lib"]:  # pkg-config and static libraries
+        return False
+    if top == "pydicom" and parts[1:3] == ["data", "test_files"]:  # pydicom's own sample files
         return False
     if top in ("botocore", "boto3") and parts[1:2] == ["data"] and len(parts) > 3:
         return parts[2] in _BOTO_SERVICES

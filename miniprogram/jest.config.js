@@ -5,5 +5,6 @@ module.exports = {
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.js'],
   clearMocks: true,
+  setupFiles: ['<rootDir>/tests/helpers/setup-env.js'],
   testTimeout: 10000,
 }

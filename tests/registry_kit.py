@@ -95,6 +95,24 @@ class FaultyStore:
         return getattr(self.inner, name)
 
 
+class IgnoresIfMatchStore:
+    """An ObjectStore that drops ``if_match`` (a replacing PUT always succeeds), as a store that does not
+    honour ``If-Match`` on PUT would: COS documents only ``x-cos-forbid-overwrite``. It records every
+    conditional write it saw, so a test can also check nothing relied on ``if_match``."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner = inner
+        self.if_match_keys: list[str] = []
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", **kw: Any) -> str:
+        if kw.pop("if_match", None) is not None:
+            self.if_match_keys.append(key)
+        return self.inner.put(key, data, content_type, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def race_pointer_writers(registry: Registry, name: str, *, writers: int, rounds: int) -> list[str]:
     """Run ``writers`` threads that each append ``rounds`` marks ("i.j") to the pointer's reason through
     ``change_pointer``; the marks written. With real conditional writes all of them end up in the reason."""

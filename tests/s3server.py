@@ -14,6 +14,10 @@ every ``*.localhost`` name is loopback, and browsers and systemd-resolved do tha
 127.0.0.1 itself. moto then sees ``Host: <bucket>.localhost:<port>`` and serves the bucket from the
 host name, as COS does.
 
+moto checks a conditional PUT (If-Match, If-None-Match) and then writes without a lock, so two racing
+writers could both pass; S3 and COS decide it atomically. The child serialises PutObject so the race
+tests exercise the real semantics (the code under test is unchanged).
+
 The server runs in a child process, not a thread: moto's in-process ``mock_aws`` resets moto's global
 state when it starts, which would wipe a server sharing this process. The child exits when its stdin
 closes, so it never outlives the test session.
@@ -37,7 +41,16 @@ CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
 }
 _CHILD = """
-import sys
+import sys, threading
+from moto.s3.responses import S3Response
+# moto checks If-Match / If-None-Match and then writes, with no lock between: two racing conditional PUTs
+# can both pass. S3 and COS decide a conditional write atomically, so the test server does too: one
+# PutObject at a time (everything else stays concurrent).
+_put, _lock = S3Response.put_object, threading.Lock()
+def _atomic_put(self, *args, **kwargs):
+    with _lock:
+        return _put(self, *args, **kwargs)
+S3Response.put_object = _atomic_put
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
 server.start()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from typing import Any
 
 import pytest
 
@@ -130,3 +132,58 @@ def test_cos_keys_strip_appid_and_bucket() -> None:
         ]
     }
     assert cos_keys(event) == ["uploads/abc/x y.jpg"]
+
+
+# --- the "handled" line: what CLS counts ------------------------------------------------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def handled() -> Any:
+    """The "handled" records of xiaofei.events (the JSON handler replaces the root's, so listen here)."""
+    listener = _Records()
+    logger = logging.getLogger("xiaofei.events")
+    logger.addHandler(listener)
+    yield lambda: [r for r in listener.records if r.getMessage() == "handled"]
+    logger.removeHandler(listener)
+
+
+def test_handled_line_carries_status_and_error_code(app: Any, handled: Any) -> None:
+    from tests.conftest import wx_context
+    from xiaofei.events import handle
+
+    # GIVEN a good request, an HTTP request that fails, a cloud call that fails, and a non-object event
+    ok = {"httpMethod": "GET", "path": "/healthz", "headers": {}, "queryString": {}, "body": ""}
+    bad_http = {"httpMethod": "POST", "path": "/predict", "headers": {"content-type": "application/json"},
+                "queryString": {}, "body": "{not json"}  # fmt: skip
+    bad_call = {"action": "no-such-action"}
+    # WHEN each is handled
+    for event, context in ((ok, {}), (bad_http, {}), (bad_call, wx_context()), ([1], {})):
+        handle("predict", event, context, app)
+    # THEN each "handled" line says how it ended, so CLS can count errors by code
+    lines = [(r.status, r.error_code) for r in handled()]  # type: ignore[attr-defined]
+    assert lines == [(200, None), (400, "bad_request"), (400, "unknown_action"), (400, "bad_request")]
+    assert all(r.getMessage() == "handled" and r.latency_ms >= 0 for r in handled())  # type: ignore[attr-defined]
+
+
+def test_handled_line_counts_an_escaped_exception_as_internal_error(
+    app: Any, handled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xiaofei import events
+
+    def boom(*_: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(events._HANDLERS, "timer", boom)
+    with pytest.raises(RuntimeError):
+        events.handle("model_update", {"Type": "Timer"}, {}, app)
+    (line,) = handled()
+    assert (line.status, line.error_code) == (500, "internal_error")  # type: ignore[attr-defined]

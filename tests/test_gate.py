@@ -115,7 +115,7 @@ def test_a_bad_package_is_rejected_with_its_reason_and_never_served(
     assert summary["actions"][0]["verdict"] == "rejected"
     after = registry.pointer("pneumonia")
     assert after is not None and before is not None
-    assert (after.version, after.canary, after.etag) == (before.version, None, before.etag)
+    assert (after.version, after.canary, after.seq) == (before.version, None, before.seq)
     assert app.models.get("pneumonia", "anyone").version == before.version
 
 

@@ -401,8 +401,6 @@ def test_concurrent_retries_agree_on_one_record(repo: HistoryRepo) -> None:
         except Conflict:
             return False
 
-    if isinstance(repo.store, S3Store):
-        pytest.skip("moto's server checks If-None-Match non-atomically; real S3/COS and LocalStore do not")
     with ThreadPoolExecutor(max_workers=6) as pool:
         wins = list(pool.map(claim, candidates))
     assert wins.count(True) == 1

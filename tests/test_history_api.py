@@ -256,3 +256,65 @@ def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
     assert "error" not in answer, answer
     files = stored_files(app)
     assert {f.split("/")[0] for f in files} >= {"images", "heatmaps", "history"}
+
+
+@pytest.mark.parametrize(
+    ("file_id", "key"),
+    [
+        # WeChat's examples write the bucket with and without its -<appid> suffix: both are this bucket
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b-1250000000/uploads/a/b.jpg", "uploads/a/b.jpg"),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b.jpg", "uploads/a/b.jpg"),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b/c.jpg", "uploads/a/b/c.jpg"),
+        # another environment, another bucket, no key, not a fileID
+        ("cloud://other-env.7869-xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        ("cloud://xiaofei-test-1a2b.6f74-other-1250000000/uploads/a/b.jpg", ""),
+        ("cloud://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/", ""),
+        ("cloud://xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        ("https://xiaofei-test-1a2b.7869-xiaofei-test-1a2b/uploads/a/b.jpg", ""),
+        (None, ""),
+    ],
+)
+def test_file_id_forms(file_id: Any, key: str) -> None:
+    from xiaofei.service import key_from_file_id
+
+    assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b-1250000000") == key
+    # configured without the suffix, the same fileIDs are accepted
+    assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b") == key
+
+
+def test_file_id_without_the_appid_suffix_predicts(app: App) -> None:
+    upload = predict_handler({"action": "upload", "ext": "jpg"}, wx_context("oFay"))
+    app.store.put(upload["key"], films.drawn("viral"), "image/jpeg")
+    bare = app.settings.cloud_bucket.rsplit("-", 1)[0]
+    answer = predict_handler(
+        {"fileID": f"cloud://{app.settings.cloud_env}.{bare}/{upload['key']}"}, wx_context("oFay")
+    )
+    assert answer["id"] == upload["id"] and answer["status"] == "done"
+
+
+def test_a_retried_upload_and_predict_make_one_record(app: App) -> None:
+    # GIVEN a browser session and a request id the client keeps for this one photo
+    token = call(http_event("POST", "/session"))[1]["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    ask = json.dumps({"ext": "jpg", "model": "pneumonia", "request_id": "photo-0001-retry"}).encode()
+    # WHEN POST /uploads is sent twice (the first answer was lost) and both PUTs and predicts happen
+    status, first = call(http_event("POST", "/uploads", ask, headers=auth))
+    status2, second = call(http_event("POST", "/uploads", ask, headers=auth))
+    assert (status, status2) == (200, 200)
+    # THEN the retry gets the same upload (same id and key, a fresh URL), not a second pending record
+    assert (second["id"], second["key"]) == (first["id"], first["key"]) and second["status"] == "pending"
+    app.store.put(first["key"], films.drawn("viral"), "image/jpeg")
+    body = json.dumps({"key": first["key"], "request_id": "photo-0001-retry"}).encode()
+    answers = [call(http_event("POST", "/predict", body, headers=auth))[1] for _ in range(2)]
+    assert {a["id"] for a in answers} == {first["id"]} and answers[0]["status"] == "done"
+    status, listing = call(http_event("GET", "/history", headers=auth))
+    assert status == 200 and [r["id"] for r in listing["items"]] == [first["id"]]
+    # AND the cloud call form takes the same request id
+    up1 = predict_handler(
+        {"action": "upload", "ext": "jpg", "request_id": "mp-photo-0001"}, wx_context("oGus")
+    )
+    up2 = predict_handler(
+        {"action": "upload", "ext": "jpg", "request_id": "mp-photo-0001"}, wx_context("oGus")
+    )
+    assert up1["id"] == up2["id"] and up1["cloud_path"] == up2["cloud_path"]
+    assert len(history("oGus", action="list")["items"]) == 1

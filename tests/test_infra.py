@@ -23,7 +23,7 @@ USER_PREFIXES = {"uploads/", "images/", "heatmaps/", "history/", "idem/"}
 
 def _serverless_env() -> dict[str, str]:
     doc = yaml.safe_load((ROOT / "serverless.yml").read_text())
-    return {k: str(v) for k, v in doc["inputs"]["functions"]["predict"]["environment"]["variables"].items()}
+    return {str(e["key"]): str(e["value"]) for e in doc["inputs"]["functions"]["predict"]["environments"]}
 
 
 def _statements(name: str) -> list[dict[str, Any]]:

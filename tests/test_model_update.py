@@ -137,7 +137,7 @@ def test_a_storage_error_mid_promotion_leaves_the_pointer_and_the_next_run_finis
     before = registry.store.get(pointer_key("pneumonia"))
     registry.publish(variant(tmp_path, "4.0.0"), by="test")
     healthy = registry.store
-    registry.store = FaultyStore(healthy, lambda key: key.endswith("CURRENT.json"))
+    registry.store = FaultyStore(healthy, lambda key: "/pointer/" in key)
 
     summary = timer()
     assert not summary["ok"] and summary["models"]["pneumonia"]["error"] == "storage_unavailable"

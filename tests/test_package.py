@@ -62,7 +62,8 @@ try:
 except ImportError:
     torch_importable = False
 where = {m: getattr(sys.modules[m], "__file__", None) for m in
-         ("index", "xiaofei", "numpy", "onnxruntime", "PIL", "boto3", "botocore", "jwt") if m in sys.modules}
+         ("index", "xiaofei", "numpy", "onnxruntime", "PIL", "boto3", "botocore", "jwt", "pydicom")
+         if m in sys.modules}
 print("@MARK@" + json.dumps({"answers": answers, "torch_importable": torch_importable, "where": where,
                         "sys_path": sys.path, "site": "site" in sys.modules,
                         "seconds": time.perf_counter() - started}))
@@ -242,6 +243,10 @@ def test_layer_is_stripped_but_keeps_what_serving_needs(built: Built) -> None:
     assert any(n.endswith("dist-info/METADATA") for n in names)
     pinned = {line.split("==")[0] for line in read_lock(SMOKE_PYTHON)}
     assert {"onnxruntime", "numpy", "pillow", "boto3", "pyjwt"} <= pinned
+    # DICOM is offered by both clients: pydicom and the decoders of compressed DICOMs ship too
+    assert {"pydicom", "pylibjpeg", "pylibjpeg-openjpeg", "pylibjpeg-libjpeg"} <= pinned
+    assert any(n.startswith("pydicom/") for n in names) and any(n.startswith("openjpeg/") for n in names)
+    assert not any(n.startswith("pydicom/data/test_files/") for n in names)
 
 
 # --- the handlers, as SCF runs them ----------------------------------------------------------------------
@@ -263,6 +268,60 @@ def test_predict_answers_every_trigger_in_a_clean_interpreter(built: Built, scf_
     assert_prediction(call)
     assert cos == {"done": 0, "failed": 0, "skipped": 1}  # not an upload this store handed out
     assert_isolated(result, var_user, built)
+
+
+def _compressed_dicom(transfer_syntax: str, pillow_format: str) -> bytes:
+    """A chest-film-sized 8-bit DICOM whose pixels are a real JPEG / JPEG 2000 codestream."""
+    import io as _io
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import UID, generate_uid
+
+    yy, xx = np.mgrid[0:256, 0:256]
+    pixels = (80 + 100 * np.exp(-((xx - 128) ** 2 + (yy - 110) ** 2) / 6000)).astype(np.uint8)
+    buf = _io.BytesIO()
+    Image.fromarray(pixels, "L").save(
+        buf, pillow_format, **({"quality": 90} if pillow_format == "JPEG" else {})
+    )
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.1.1")
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.Rows = ds.Columns = 256
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 8, 8, 7, 0
+    ds.PixelData = encapsulate([buf.getvalue()])
+    ds["PixelData"].VR = "OB"
+    out = _io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_predict_reads_compressed_dicoms_with_the_layers_decoders(
+    built: Built, scf_root: Path, tmp_path: Path
+) -> None:
+    # GIVEN DICOMs compressed as JPEG baseline and JPEG 2000 (what modalities send), as cloud calls
+    import base64
+
+    calls = []
+    for name, syntax, fmt in (("jpeg", "1.2.840.10008.1.2.4.50", "JPEG"),
+                              ("j2k", "1.2.840.10008.1.2.4.91", "JPEG2000")):  # fmt: skip
+        event = tmp_path / f"dicom-{name}.json"
+        event.write_text(json.dumps({"image": base64.b64encode(_compressed_dicom(syntax, fmt)).decode()}))
+        calls.append((str(event), "context_wx.json"))
+    # WHEN predict answers them in a clean interpreter with only the layer
+    result = run(built, built.var_user("predict"), calls, file_env(scf_root))
+    # THEN both are read (pydicom and its plugins are in the layer), not refused as unsupported_format
+    for answer in result["answers"]:
+        assert_prediction(answer)
+    assert Path(result["where"]["pydicom"]).is_relative_to(built.opt)
 
 
 def test_history_and_model_update_run_in_clean_interpreters(built: Built, scf_root: Path) -> None:
@@ -335,7 +394,8 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
             ROOT / "functions" / name / "index.py"
         ).read_bytes()
         assert (target / name / "xiaofei" / "events.py").is_file()
-        assert (target / name / "requirements.txt").read_text().splitlines() == read_lock(SMOKE_PYTHON)
+        # no requirements for the cloud to install: CloudBase does that for Node.js only
+        assert not (target / name / "requirements.txt").exists()
     config = json.loads((target / "model_update" / "config.json").read_text())
     assert config["triggers"] == [{"name": "model-update", "type": "timer", "config": "0 */10 * * * * *"}]
     assert "triggers" not in json.loads((target / "predict" / "config.json").read_text())
@@ -344,6 +404,19 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
     assert env["XIAOFEI_SECRET"] == "{{env.XIAOFEI_SECRET}}" and "${" not in json.dumps(rc)
     assert env["XIAOFEI_CLOUD_ENV"] == "{{env.ENV_ID}}" and set(env) <= ENV_VARS
     assert (target / ".gitignore").read_text().strip().endswith("*")
+    # the trimmed layer is bound instead of installDependency (≈190 MB of untrimmed wheels)
+    from infra.code import CLOUDBASE_MAX_TIMEOUT_S, CLOUDBASE_MEMORY_MB
+
+    for function in rc["functions"]:
+        assert function["installDependency"] is False
+        assert 1 <= function["timeout"] <= CLOUDBASE_MAX_TIMEOUT_S
+        assert function["memorySize"] in CLOUDBASE_MEMORY_MB
+    script = (target / "layer.sh").read_text()
+    assert f"--file '{built.out / 'layer.zip'}'" in script and f"--runtime Python{SMOKE_PYTHON}" in script
+    for name in ("predict", "history", "model_update"):
+        assert f"tcb fn layer bind {name} --layer xiaofei-deps" in script
+    done = subprocess.run(["sh", "-n", str(target / "layer.sh")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # --- rules, without building -----------------------------------------------------------------------------
@@ -360,7 +433,8 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
      ("onnxruntime/capi/libonnxruntime.so.1.23.2", False),
      ("onnxruntime/capi/libonnxruntime_providers_shared.so", True),
      ("numpy-2.2.6.dist-info/RECORD", False), ("numpy-2.2.6.dist-info/METADATA", True),
-     ("pillow-12.3.0.dist-info/licenses/LICENSE", True), ("PIL/__pycache__/Image.cpython-310.pyc", False)],
+     ("pillow-12.3.0.dist-info/licenses/LICENSE", True), ("pydicom/data/test_files/CT_small.dcm", False),
+     ("pydicom/pixels/decoders/base.py", True), ("PIL/__pycache__/Image.cpython-310.pyc", False)],
 )  # fmt: skip
 def test_layer_keeps_only_what_serving_needs(path: str, kept: bool) -> None:
     assert keep_in_layer(path) is kept

@@ -183,6 +183,58 @@ def test_stored_image_has_no_metadata(app: App) -> None:
         assert "comment" not in kept.info
 
 
+def test_stored_copy_of_a_client_jpeg_is_its_bytes_without_metadata(app: App) -> None:
+    # GIVEN a photo as the clients now send it (upright, long side <= 2048), with a comment and EXIF GPS
+    from tests.test_imaging import assert_no_metadata
+    from xiaofei.jpegclean import clean_jpeg
+
+    film = make_chest_xray("viral", np.random.default_rng(6), size=(900, 1200)).convert("L")
+    buf = io.BytesIO()
+    film.save(buf, "JPEG", quality=90, exif=imagegen.metadata_exif(1).tobytes(), comment=b"Zhang San")
+    token = call(http_event("POST", "/session"))[1]["token"]
+    status, answer = call(
+        http_event("POST", "/predict", buf.getvalue(), "image/jpeg", {"authorization": f"Bearer {token}"})
+    )
+    assert status == 200
+    # THEN the stored copy is the same JPEG with its metadata segments dropped: not decoded, not re-encoded
+    stored = app.store.get(answer["image"]["key"])
+    assert stored == clean_jpeg(buf.getvalue())
+    assert_no_metadata(stored)
+    # AND a turned 12 MP phone photo is made upright and small from the decoded image instead
+    status, photo = call(
+        http_event(
+            "POST", "/predict", imagegen.phone_photo(), "image/jpeg", {"authorization": f"Bearer {token}"}
+        )
+    )
+    assert status == 200
+    with Image.open(io.BytesIO(app.store.get(photo["image"]["key"]))) as kept:
+        assert kept.height > kept.width and max(kept.size) <= 1024 and not kept.getexif()
+
+
+def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a client JPEG (its stored copy is written beside the model) and a model that fails
+    from xiaofei import service
+    from xiaofei.errors import ModelUnavailable
+
+    def broken(*_: Any) -> Any:
+        raise ModelUnavailable()
+
+    monkeypatch.setattr(service, "_answer", broken)
+    token = call(http_event("POST", "/session"))[1]["token"]
+    status, answer = call(
+        http_event(
+            "POST",
+            "/predict",
+            films.drawn("viral"),
+            "image/jpeg",
+            {"authorization": f"Bearer {token}"},
+        )
+    )
+    # THEN the caller gets the error and the image written early is gone again
+    assert status == 503 and answer["error"]["code"] == "model_unavailable"
+    assert not [f for f in stored_files(app) if f.startswith("images/")]
+
+
 # --- mini program cloud calls -----------------------------------------------------------------------
 
 

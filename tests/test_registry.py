@@ -4,20 +4,28 @@ the audit log, the lease, the policy and the metrics. (Model packages here are f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.registry_kit import FakeClock, FaultyStore, fake_package, race_pointer_writers, settings
+from tests.registry_kit import (
+    FakeClock,
+    FaultyStore,
+    IgnoresIfMatchStore,
+    fake_package,
+    race_pointer_writers,
+    settings,
+)
 from xiaofei.app import App
 from xiaofei.errors import BadRequest, Conflict, NotFound, StorageUnavailable
 from xiaofei.metrics import classification_metrics, expected_calibration_error
 from xiaofei.model_source import in_canary, parse_pins
 from xiaofei.model_update import acquire_lease, release_lease
 from xiaofei.policy import Policy, PolicyError
-from xiaofei.registry import Pointer, Registry, pointer_key
+from xiaofei.registry import Pointer, Registry, pointer_key, pointer_prefix, pointer_seq_key
 
 
 @pytest.fixture
@@ -108,6 +116,47 @@ def test_concurrent_pointer_writers_never_lose_an_update(registry: Registry, tmp
     assert pointer is not None and sorted(pointer.reason.split()) == sorted(marks)
 
 
+def test_pointer_writers_do_not_need_if_match_on_a_folder(tmp_path: Path) -> None:
+    # GIVEN a store that ignores If-Match on PUT (COS documents only x-cos-forbid-overwrite)
+    store = IgnoresIfMatchStore(App(settings(tmp_path)).store)
+    registry = Registry(store)  # type: ignore[arg-type]
+    registry.change_pointer("pneumonia", lambda p: Pointer("1.0.0"))
+    # WHEN four writers race
+    marks = race_pointer_writers(registry, "pneumonia", writers=4, rounds=5)
+    # THEN no update is lost, every change made one numbered pointer object, and none used If-Match
+    pointer = registry.pointer("pneumonia")
+    assert pointer is not None and sorted(pointer.reason.split()) == sorted(marks)
+    assert pointer.seq == 1 + len(marks)
+    keys = [i.key for i in store.list(pointer_prefix("pneumonia"))[0]]
+    assert keys == [pointer_seq_key("pneumonia", n) for n in range(pointer.seq, 0, -1)]  # newest first
+    assert store.if_match_keys == []
+    # AND the CURRENT.json copy says the same
+    assert json.loads(store.get(pointer_key("pneumonia")))["reason"] == pointer.reason
+
+
+def test_a_store_from_before_pointer_objects_is_read_and_then_continued(tmp_path: Path) -> None:
+    store = App(settings(tmp_path)).store
+    legacy = {
+        "version": "1.0.0",
+        "canary": None,
+        "previous": None,
+        "updated_at": "",
+        "by": "old",
+        "reason": "",
+    }
+    store.put(pointer_key("pneumonia"), json.dumps(legacy).encode(), "application/json")
+    registry = Registry(store)
+    first = registry.pointer("pneumonia")
+    assert first is not None and (first.version, first.seq) == ("1.0.0", 0)
+    assert registry.names() == ["pneumonia"]
+    registry.change_pointer("pneumonia", lambda p: replace(p, version="1.1.0", previous="1.0.0"))  # type: ignore[arg-type]
+    after = registry.pointer("pneumonia")
+    assert after is not None and (after.version, after.previous, after.seq) == ("1.1.0", "1.0.0", 1)
+    assert store.head(pointer_seq_key("pneumonia", 1)) is not None
+    registry.change_pointer("pneumonia", lambda p: replace(p, reason="again"))  # type: ignore[arg-type]
+    assert registry.names() == ["pneumonia"]  # once, however many pointer objects it has
+
+
 def test_a_storage_error_mid_promotion_leaves_the_previous_pointer(tmp_path: Path) -> None:
     store = App(settings(tmp_path)).store
     registry = Registry(store)
@@ -115,7 +164,7 @@ def test_a_storage_error_mid_promotion_leaves_the_previous_pointer(tmp_path: Pat
     publish(registry, tmp_path, "1.1.0")
     registry.promote("pneumonia", "1.0.0", by="op", force=True)
     before = store.get(pointer_key("pneumonia"))
-    faulty = Registry(FaultyStore(store, lambda key: key.endswith("CURRENT.json")))
+    faulty = Registry(FaultyStore(store, lambda key: "/pointer/" in key))
     with pytest.raises(StorageUnavailable):
         faulty.promote("pneumonia", "1.1.0", by="op", force=True)
     assert store.get(pointer_key("pneumonia")) == before

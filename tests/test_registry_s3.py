@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.registry_kit import FakeClock, race_pointer_writers, settings, variant
+from tests.registry_kit import FakeClock, IgnoresIfMatchStore, race_pointer_writers, settings, variant
 from tests.s3server import S3Settings
 from xiaofei.app import App
 from xiaofei.model_update import acquire_lease, run_scheduled
@@ -23,6 +23,20 @@ def test_pointer_writers_and_lease_over_s3(s3_settings: S3Settings, tmp_path: Pa
 
     assert acquire_lease(registry, "pneumonia") is not None
     assert acquire_lease(registry, "pneumonia") is None
+
+
+def test_pointer_writers_over_s3_do_not_need_if_match(s3_settings: S3Settings) -> None:
+    # GIVEN the S3 store over real HTTP, with If-Match dropped from every PUT (what a store that ignores
+    # it does: COS documents only the create-only x-cos-forbid-overwrite)
+    store = IgnoresIfMatchStore(open_store(s3_settings.url))
+    registry = Registry(store, clock=FakeClock())  # type: ignore[arg-type]
+    registry.change_pointer("pneumonia", lambda p: Pointer("1.0.0"))
+    # WHEN three writers race over the network
+    marks = race_pointer_writers(registry, "pneumonia", writers=3, rounds=4)
+    # THEN no update is lost and the pointer never needed If-Match
+    pointer = registry.pointer("pneumonia")
+    assert pointer is not None and sorted(pointer.reason.split()) == sorted(marks)
+    assert pointer.seq == 1 + len(marks) and store.if_match_keys == []
 
 
 def test_the_job_over_s3(s3_settings: S3Settings, tmp_path: Path) -> None:

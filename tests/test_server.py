@@ -3,6 +3,7 @@ local store's presigned URLs, and the upload → emulated COS trigger → poll p
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -82,6 +83,55 @@ def test_oversized_body_refused_before_reading(base_url: str) -> None:
         base_url + "/predict", "POST", b"\x00" * 14_000_000, {"Content-Type": "image/jpeg"}
     )
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+def _jpeg_of_size(size: int) -> bytes:
+    """A real JPEG padded to ``size`` bytes (junk after the end marker, as some cameras write)."""
+    data = films.drawn("viral")
+    return data + b"\x00" * (size - len(data))
+
+
+@pytest.mark.parametrize("kind", ["raw", "json"])
+def test_the_6mb_event_limit_is_enforced_as_scf_would(base_url: str, kind: str) -> None:
+    # GIVEN images just under and just over what fits in one 6 MB synchronous event once base64-encoded
+    from xiaofei.limits import DIRECT_MAX_BYTES, SCF_SYNC_EVENT_BYTES
+    from xiaofei.server import event_size, function_url_event
+
+    def send(size: int) -> tuple[int, dict[str, Any]]:
+        image = _jpeg_of_size(size)
+        if kind == "raw":
+            body, headers = image, {"Content-Type": "image/jpeg"}
+        else:
+            body = json.dumps({"image": base64.b64encode(image).decode()}).encode()
+            headers = {"Content-Type": "application/json"}
+        event = function_url_event(
+            "POST", "/predict", {}, {k.lower(): v for k, v in headers.items()}, body, ""
+        )
+        status, _, answer = request(base_url + "/predict", "POST", body, headers)
+        # THEN the local server refuses exactly the events SCF would refuse
+        if event_size(event) > SCF_SYNC_EVENT_BYTES:
+            assert status == 413
+        return status, json.loads(answer)
+
+    ok_status, ok = send(DIRECT_MAX_BYTES)
+    assert ok_status == 200, ok  # the largest inline image is answered
+    status, refused = send(SCF_SYNC_EVENT_BYTES * 3 // 4 + 1000)  # its base64 alone is over 6 MB
+    assert status == 413 and refused["error"]["code"] == "payload_too_large"
+    assert refused["error"]["details"]["upload"] == "/uploads"  # and it says where big files go
+    assert "/uploads" in refused["error"]["message"]["en"] and refused["error"]["message"]["zh"]
+    # AND an image between the inline limit and the event limit is refused by the handler itself
+    status, between = send(DIRECT_MAX_BYTES + 10_000)
+    assert status == 413 and between["error"]["details"]["max_bytes"] == DIRECT_MAX_BYTES
+
+
+def test_local_function_url_events_have_the_documented_shape() -> None:
+    from xiaofei.server import function_url_event
+
+    # The function URL event carries no isBase64Encoded (tencent-cloud.md §1a): text as text, binary as base64
+    text = function_url_event("POST", "/predict", {}, {"content-type": "application/json"}, b'{"a": 1}', "")
+    binary = function_url_event("POST", "/predict", {}, {"content-type": "image/jpeg"}, b"\xff\xd8", "")
+    assert "isBase64Encoded" not in text and "isBase64Encoded" not in binary
+    assert text["body"] == '{"a": 1}' and base64.b64decode(binary["body"]) == b"\xff\xd8"
 
 
 def test_upload_trigger_poll_over_http(base_url: str) -> None:

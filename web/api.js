@@ -12,10 +12,18 @@ const PREDICT_TIMEOUT_MS = CONFIG.predictTimeoutMs || 120000;
 const SESSION_KEY = "xiaofei.session";
 
 export const MAX_UPLOAD_BYTES = CONFIG.maxUploadBytes || 10000000;
+// The largest image sent inside a request: its base64 must fit SCF's 6 MB synchronous event
+// (xiaofei/limits.py DIRECT_MAX_BYTES). Anything bigger goes through POST /uploads and a presigned PUT.
+export const DIRECT_MAX_BYTES = CONFIG.directMaxBytes || 4451848;
+// "legacy": the page's old path (every file posted as chosen, straight to /predict); benchmarks only.
+const CLIENT_PATH = CONFIG.clientPath || "";
+export const CLIENT_LEGACY = CLIENT_PATH === "legacy";
+const RETRIES = 2; // automatic retries of a failed send, with the same request id
 
 export const ENDPOINTS = Object.freeze({
   session: "/session",
   predict: "/predict",
+  uploads: "/uploads",
   history: "/history",
   models: "/models",
   samples: "/samples",
@@ -155,14 +163,13 @@ async function request(method, path, {body, auth = true, renew = true, timeoutMs
   return parsed;
 }
 
-// POST /predict as multipart, with upload progress (fetch cannot report it, XMLHttpRequest can).
-function sendPredict(file, model, bearer, {onProgress, onUploaded, signal}) {
+// One XMLHttpRequest with upload progress (fetch cannot report it): {status, body, requestId}.
+function sendXhr(method, target, body, headers, {onProgress, onUploaded, signal, timeoutMs = PREDICT_TIMEOUT_MS}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", url(ENDPOINTS.predict));
-    xhr.timeout = PREDICT_TIMEOUT_MS;
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("Authorization", `Bearer ${bearer}`);
+    xhr.open(method, target);
+    xhr.timeout = timeoutMs;
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);
     };
@@ -176,28 +183,123 @@ function sendPredict(file, model, bearer, {onProgress, onUploaded, signal}) {
       if (signal.aborted) return xhr.abort();
       signal.addEventListener("abort", () => xhr.abort(), {once: true});
     }
-    const form = new FormData();
-    form.append("model", model);
-    form.append("image", file, file.name || "image");
-    xhr.send(form);
+    xhr.send(body);
   });
 }
 
-// ---- endpoints ----
+// POST /predict as multipart (the image inside the request).
+function sendPredict(file, model, bearer, requestId, options) {
+  const form = new FormData();
+  form.append("model", model);
+  form.append("image", file, file.name || "image");
+  const headers = {Accept: "application/json", Authorization: `Bearer ${bearer}`};
+  if (requestId) headers["X-Request-Id"] = requestId;
+  return sendXhr("POST", url(ENDPOINTS.predict), form, headers, options);
+}
 
-/** Send an image and get the answer (docs/API.md "A prediction"). */
-export async function predict(file, model, {onProgress, onUploaded, signal} = {}) {
-  if (!file || file.size === 0) throw new ApiError({code: "empty_image"});
-  if (file.size > MAX_UPLOAD_BYTES) throw new ApiError({code: "payload_too_large"});
+function checked(res) {
+  if (res.status < 200 || res.status >= 300) throw errorFrom(res.status, res.body, res.requestId);
+  if (!res.body || typeof res.body !== "object") throw new ApiError({code: "bad_response", status: res.status});
+  return res.body;
+}
+
+function newRequestId() {
+  if (globalThis.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`;
+}
+
+/**
+ * What one chosen image needs across retries: its request id (the server makes one record per id, however
+ * often it is sent) and, on the upload path, the upload it was given and whether the PUT went through.
+ */
+export function newJob() {
+  return {requestId: newRequestId(), upload: null, uploaded: false};
+}
+
+const EXTS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/bmp": "bmp", "application/dicom": "dcm"};
+
+function extOf(file) {
+  const byType = EXTS[file.type || ""];
+  if (byType) return byType;
+  const m = /\.([A-Za-z0-9]+)$/.exec(file.name || "");
+  const ext = m ? m[1].toLowerCase().replace("jpeg", "jpg") : "";
+  return Object.values(EXTS).includes(ext) ? ext : "jpg";
+}
+
+// The upload path: POST /uploads (same request id → same upload), PUT to the presigned URL with
+// progress, then POST /predict {key}: the answer at once (the COS trigger then finds it done).
+async function predictViaUpload(file, model, job, {onProgress, onUploaded, signal}) {
+  const expired = job.upload && job.upload.expires_at && job.upload.expires_at * 1000 - 30000 < Date.now();
+  if (!job.upload || (expired && !job.uploaded)) {
+    job.upload = await request("POST", ENDPOINTS.uploads, {body: {ext: extOf(file), model, request_id: job.requestId}});
+    if (!job.upload || typeof job.upload.url !== "string") throw new ApiError({code: "bad_response", status: 200});
+  }
+  if (!job.uploaded) {
+    const up = job.upload;
+    const res = await sendXhr(up.method || "PUT", up.url, file, up.headers || {}, {onProgress, signal});
+    if (res.status < 200 || res.status >= 300) throw errorFrom(res.status, res.body, res.requestId);
+    job.uploaded = true;
+  }
+  if (onUploaded) onUploaded();
+  const rec = await request("POST", ENDPOINTS.predict, {
+    body: {key: job.upload.key, model, request_id: job.requestId}, timeoutMs: PREDICT_TIMEOUT_MS,
+  });
+  return rec.status === "pending" ? pollRecord(rec.id || job.upload.id, signal) : rec;
+}
+
+async function pollRecord(id, signal, tries = 40, intervalMs = 1500) {
+  for (let i = 0; i < tries; i++) {
+    if (signal && signal.aborted) throw new ApiError({code: "aborted"});
+    const rec = await getRecord(id);
+    if (rec.status === "failed") throw errorFrom(rec.error ? rec.error.status : 500, rec, "");
+    if (rec.status !== "pending") return rec;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new ApiError({code: "timeout"});
+}
+
+async function predictDirect(file, model, job, options) {
   for (let attempt = 0; ; attempt++) {
-    const res = await sendPredict(file, model, await token(), {onProgress, onUploaded, signal});
+    const res = await sendPredict(file, model, await token(), job.requestId, options);
     if (res.status === 401 && attempt === 0) {
       forgetSession();
       continue;
     }
-    if (res.status < 200 || res.status >= 300) throw errorFrom(res.status, res.body, res.requestId);
-    if (!res.body || typeof res.body !== "object") throw new ApiError({code: "bad_response", status: res.status});
-    return res.body;
+    return checked(res);
+  }
+}
+
+// ---- endpoints ----
+
+/**
+ * Send an image and get the answer (docs/API.md "A prediction"). Up to DIRECT_MAX_BYTES it goes inside
+ * the request, above it through the upload path. `job` (newJob()) carries the request id across
+ * retries, so neither a lost answer nor the retry button can make two records; a failed send is
+ * retried here twice first.
+ */
+export async function predict(file, model, {onProgress, onUploaded, signal, job = newJob(), sleep} = {}) {
+  if (!file || file.size === 0) throw new ApiError({code: "empty_image"});
+  if (file.size > MAX_UPLOAD_BYTES) throw new ApiError({code: "payload_too_large"});
+  const options = {onProgress, onUploaded, signal};
+  if (CLIENT_PATH === "legacy") return predictDirect(file, model, {requestId: ""}, options);
+  const wait = sleep || ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (file.size <= DIRECT_MAX_BYTES && !job.viaUpload) {
+        try {
+          return await predictDirect(file, model, job, options);
+        } catch (caught) {
+          // A server with a smaller inline limit than this page's: the upload path takes any size.
+          if (!(caught instanceof ApiError && caught.code === "payload_too_large")) throw caught;
+          job.viaUpload = true;
+        }
+      }
+      return await predictViaUpload(file, model, job, options);
+    } catch (caught) {
+      const err = normalize(caught);
+      if (!err.retryable || attempt >= RETRIES || (signal && signal.aborted)) throw err;
+      await wait(500 * 2 ** attempt);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // that rebuilds it from that state, so a language switch simply re-renders everything.
 
 import * as api from "./api.js";
+import {prepareImage} from "./prepare.js";
 import {clear, h, show} from "./dom.js";
 import {applyStatic, detectLang, errorMessage, lang, pick, setLang, setStaticVars, t} from "./i18n.js";
 import {formatTime, isRefused, labelNames, percent, renderResult} from "./result.js";
@@ -229,7 +230,9 @@ function announceResult(rec) {
   }
 }
 
-async function analyze(file) {
+// A chosen file is prepared once (downscaled, upright, no metadata; prepare.js) and keeps one job (its
+// request id and upload) for every retry of it.
+async function analyze(file, job = api.newJob(), prepared = null) {
   if (state.busy) return;
   const controller = new AbortController();
   state.busy = controller;
@@ -239,9 +242,12 @@ async function analyze(file) {
   clearResult();
   renderError();
   renderProgress();
+  let ready = prepared;
   try {
-    const rec = await api.predict(file, state.model, {
+    ready ??= api.CLIENT_LEGACY ? {file, prepared: false} : await prepareImage(file);
+    const rec = await api.predict(ready.file, state.model, {
       signal: controller.signal,
+      job,
       onProgress: (fraction) => {
         state.progress = fraction;
         renderProgress();
@@ -252,7 +258,8 @@ async function analyze(file) {
       },
     });
     // Browsers cannot show DICOM: then only the server's stored JPEG (or none) is shown.
-    const localUrl = /^image\/(jpeg|png|webp|bmp|gif)$/.test(file.type) ? URL.createObjectURL(file) : "";
+    const shown = ready.file;
+    const localUrl = /^image\/(jpeg|png|webp|bmp|gif)$/.test(shown.type) ? URL.createObjectURL(shown) : "";
     const stored = (rec.image && rec.image.url) || "";
     state.result = {rec, localUrl, imageUrl: stored || localUrl, fallbackUrl: localUrl,
       view: {heatmap: true, opacity: 0.8}};
@@ -265,7 +272,7 @@ async function analyze(file) {
   } catch (caught) {
     const err = api.normalize(caught);
     if (err.code !== "aborted") {
-      state.error = {err, retry: () => analyze(file)};
+      state.error = {err, retry: () => analyze(file, job, ready)};
     }
   } finally {
     state.busy = null;

@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from . import service
+from . import limits, service
 from .app import App
 from .errors import (
     AppError,
@@ -24,7 +24,6 @@ from .errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     Unauthorized,
 )
 from .identity import Caller, caller_from_authorization
@@ -163,8 +162,9 @@ def read_multipart(req: HttpRequest) -> dict[str, bytes | str]:
 
 @route("POST", "/predict")
 def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    if len(req.body) > app.settings.max_body_bytes * 4 // 3 + 4096:
-        raise PayloadTooLarge()
+    direct = limits.direct_limit(app.settings.max_body_bytes)
+    if len(req.body) > limits.base64_size(direct) + 4096:
+        raise limits.too_large_for_direct(direct)
     if caller is None and not app.settings.anonymous_predict:
         raise Unauthorized()
     kind = req.content_type
@@ -175,11 +175,15 @@ def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
         image = fields.get("image")
         if not isinstance(image, bytes) or not image:
             raise EmptyImage()
+        if len(image) > direct:
+            raise limits.too_large_for_direct(direct)
         model = str(fields.get("model") or model or "") or None
         source = service.ImageSource(data=image)
     elif kind.startswith("image/") or kind in ("application/octet-stream", "application/dicom"):
         if not req.body:
             raise EmptyImage()
+        if len(req.body) > direct:
+            raise limits.too_large_for_direct(direct)
         source = service.ImageSource(data=req.body)
     else:
         body = read_json(req)
@@ -190,9 +194,7 @@ def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
         elif body.get("image") in (None, ""):
             raise EmptyImage()
         else:
-            source = service.ImageSource(
-                data=service.decode_base64_image(body["image"], app.settings.max_body_bytes)
-            )
+            source = service.ImageSource(data=service.decode_base64_image(body["image"], direct))
     return service.predict(app, caller, source, model, request_id)
 
 
@@ -204,7 +206,8 @@ def _session(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
 @route("POST", "/uploads")
 def _uploads(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     body = read_json(req)
-    return service.create_upload(app, caller, body.get("ext"), body.get("model"))
+    request_id = body.get("request_id") or req.header("x-request-id") or None
+    return service.create_upload(app, caller, body.get("ext"), body.get("model"), request_id)
 
 
 @route("GET", "/history")

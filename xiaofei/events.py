@@ -30,6 +30,7 @@ from .api import HttpRequest, HttpResponse, handle_http
 from .app import App, get_app
 from .errors import AppError, BadRequest, InternalError, Unauthorized
 from .identity import Caller, wx_caller_from_context
+from .limits import direct_limit
 from .log import configure, request_context
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,43 @@ def handle(function: str, event: Any, context: Any, app: App | None = None) -> A
     started = time.perf_counter()
     with request_context(function=function, request_id=request_id, cold_start=_cold, trigger=kind):
         _cold = False
+        result: Any = None
         try:
             result = _HANDLERS.get(kind, _handle_invalid)(app, function, event, ctx, request_id)
         finally:
-            log.info("handled", extra={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+            # One line per invocation with what CLS needs to count errors: the status and the error code.
+            status, code = outcome(result)
+            log.info(
+                "handled",
+                extra={
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "status": status,
+                    "error_code": code,
+                },
+            )
     return result
+
+
+def outcome(result: Any) -> tuple[int, str | None]:
+    """(HTTP-like status, error code or None) of a handler's result, whatever its channel; an exception
+    that escaped (result None) counts as 500 internal_error."""
+    if not isinstance(result, dict):
+        return 500, "internal_error"
+    if "statusCode" in result:  # an integrated HTTP response: the code is in its JSON body
+        status = int(result.get("statusCode") or 500)
+        code = None
+        if status >= 400 and not result.get("isBase64Encoded"):
+            try:
+                code = json.loads(result.get("body") or "{}").get("error", {}).get("code")
+            except (ValueError, AttributeError):
+                code = None
+        return status, code if isinstance(code, str) else (None if status < 400 else "error")
+    error = result.get("error")
+    if isinstance(error, dict):  # a cloud call's error shape
+        return int(error.get("status") or 500), str(error.get("code") or "error")
+    if result.get("ok") is False:  # the timer job's summary (COS failures are kept in their records)
+        return 500, "job_failed"
+    return 200, None
 
 
 # --- HTTP -------------------------------------------------------------------------------------------
@@ -162,7 +195,7 @@ CALL_ACTIONS: dict[tuple[str, str], CallAction] = {
         app, who, _call_source(app, ev), ev.get("model"), ev.get("request_id")
     ),
     ("predict", "upload"): lambda app, who, ev: service.create_upload(
-        app, who, ev.get("ext"), ev.get("model")
+        app, who, ev.get("ext"), ev.get("model"), ev.get("request_id")
     ),
     ("predict", "models"): lambda app, who, ev: service.list_models(app),
     ("history", "list"): lambda app, who, ev: service.list_history(
@@ -183,7 +216,7 @@ def _call_source(app: App, event: dict[str, Any]) -> service.ImageSource:
     if event.get("key") is not None:
         return service.ImageSource(key=event["key"])
     return service.ImageSource(
-        data=service.decode_base64_image(event.get("image"), app.settings.max_body_bytes)
+        data=service.decode_base64_image(event.get("image"), direct_limit(app.settings.max_body_bytes))
     )
 
 

@@ -4,16 +4,25 @@ object store.
 Layout (see DESIGN.md)::
 
     models/{name}/{version}/model.onnx, manifest.json, evaluation.json   (+ MODEL_CARD.md if shipped)
-    models/{name}/CURRENT.json     {version, canary: {version, weight, started_at} | null, previous,
-                                    updated_at, by, reason}
+    models/{name}/pointer/{inverted-seq}.json   the serving pointer, one create-only object per change:
+                                    {seq, version, canary: {version, weight, started_at} | null,
+                                     previous, updated_at, by, reason}
+    models/{name}/CURRENT.json     a copy of the newest pointer, for people and older instances
     models/{name}/golden/index.json + images                             the gate's evaluation set
     models/{name}/policy.json                                            the gate's thresholds, rollout plan
     models/{name}/LEASE.json                                             the update job's lease
     audit/{yyyy}/{mm}/{inverted-ms}-{id}.json                            who, when, what, why (xiaofei.audit)
 
-``CURRENT.json`` is the single source of truth. It is replaced in one conditional write (``if_match`` the
-etag read before the new state was computed), so two writers cannot interleave: the loser gets
-``Conflict``, re-reads and decides again. A package is written manifest-last, so a half-published
+The pointer is a sequence of create-only objects and the newest one wins. A change reads the newest
+(number ``n``), computes the new state and *creates* number ``n + 1``; creating an object that exists
+fails (``If-None-Match: *`` on S3, ``x-cos-forbid-overwrite: true`` on COS: what COS documents), so of two
+writers that read the same ``n`` exactly one succeeds and the other gets ``Conflict``, re-reads and
+decides again. Nothing relies on ``If-Match`` on PUT, which COS does not document: a store that ignored
+it could interleave two writers of a single replaced object. The keys count down
+(``{10**12 - n:012d}.json``), so the newest is the first a listing returns. ``CURRENT.json`` is still
+written (after each change, unconditionally) as a copy for operators and for instances of the previous
+code during a rolling deploy; a store that has only a ``CURRENT.json`` (made before this design) is read
+as number 0, and the first change creates number 1. A package is written manifest-last, so a half-published
 version has no manifest and is not a candidate.
 
 On a fresh store the bundled packages (``settings.bundled_models_dir``) are published as the first
@@ -29,6 +38,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import time
@@ -40,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import audit
-from .errors import BadRequest, Conflict, ModelUnavailable, NotFound
+from .errors import AppError, BadRequest, Conflict, ModelUnavailable, NotFound
 from .inference import sha256_file
 from .manifest import Manifest, ManifestError
 
@@ -53,7 +63,8 @@ log = logging.getLogger(__name__)
 ROOT = "models"
 PACKAGE_FILES = ("model.onnx", "manifest.json")
 EXTRA_FILES = ("MODEL_CARD.md",)  # copied when a package ships them
-RESERVED = frozenset({"golden", "CURRENT.json", "policy.json", "LEASE.json"})
+RESERVED = frozenset({"golden", "pointer", "CURRENT.json", "policy.json", "LEASE.json"})
+POINTER_SEQ_LIMIT = 10**12
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 CAS_ATTEMPTS = 8
@@ -76,7 +87,28 @@ def check_version(version: Any) -> str:
 
 
 def pointer_key(name: str) -> str:
+    """The copy of the newest pointer (not what decides: see ``pointer_seq_key``)."""
     return f"{ROOT}/{name}/CURRENT.json"
+
+
+def pointer_prefix(name: str) -> str:
+    return f"{ROOT}/{name}/pointer/"
+
+
+def pointer_seq_key(name: str, seq: int) -> str:
+    """Pointer number ``seq``: keys count down, so a listing returns the newest first."""
+    if not 1 <= seq < POINTER_SEQ_LIMIT:
+        raise ValueError("pointer sequence out of range")
+    return f"{pointer_prefix(name)}{POINTER_SEQ_LIMIT - seq:012d}.json"
+
+
+def seq_of_key(name: str, key: str) -> int | None:
+    tail = key[len(pointer_prefix(name)) :] if key.startswith(pointer_prefix(name)) else ""
+    stem, dot, ext = tail.partition(".")
+    if not (dot and ext == "json" and len(stem) == 12 and stem.isdigit()):
+        return None
+    seq = POINTER_SEQ_LIMIT - int(stem)
+    return seq if 1 <= seq < POINTER_SEQ_LIMIT else None
 
 
 def version_key(name: str, version: str, file: str) -> str:
@@ -119,7 +151,8 @@ class Canary:
 
 @dataclass(frozen=True)
 class Pointer:
-    """The content of ``CURRENT.json``; ``etag`` is where it was read from (None: not stored yet)."""
+    """The serving pointer; ``seq`` is the number of the pointer object it was read from (0: only a
+    legacy ``CURRENT.json``, or not stored yet)."""
 
     version: str
     canary: Canary | None = None
@@ -127,7 +160,7 @@ class Pointer:
     updated_at: str = ""
     by: str = ""
     reason: str = ""
-    etag: str | None = None
+    seq: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,7 +173,7 @@ class Pointer:
         }
 
     @classmethod
-    def from_json(cls, data: Any, etag: str | None = None) -> Pointer:
+    def from_json(cls, data: Any, seq: int = 0) -> Pointer:
         if not isinstance(data, dict) or not isinstance(data.get("version"), str):
             raise ValueError("CURRENT.json needs a version")
         canary = data.get("canary")
@@ -158,7 +191,7 @@ class Pointer:
             updated_at=str(data.get("updated_at", "")),
             by=str(data.get("by", "")),
             reason=str(data.get("reason", "")),
-            etag=etag,
+            seq=seq,
         )
 
     def live_versions(self) -> list[str]:
@@ -207,21 +240,29 @@ class Registry:
             raise ManifestError(f"{key.rsplit('/', 1)[-1]} is not valid JSON", "JSON 格式无效") from exc
 
     def pointer(self, name: str) -> Pointer | None:
-        """The pointer and its etag. The etag is read first: a write in between makes the later
-        conditional write fail rather than silently overwrite what was not read."""
-        info = self.store.head(pointer_key(name))
-        if info is None:
-            return None
+        """The newest pointer object (one listing of one key, then its body); a store that has only a
+        ``CURRENT.json`` from before the pointer objects gives that one as number 0."""
+        items, _ = self.store.list(pointer_prefix(name), limit=1)
+        for info in items:
+            seq = seq_of_key(name, info.key)
+            if seq is None:
+                continue
+            try:
+                return self._parse_pointer(name, self.store.get(info.key), seq)
+            except NotFound:  # removed by an operator between the listing and the read
+                break
         try:
-            data = self.store.get(pointer_key(name))
+            return self._parse_pointer(name, self.store.get(pointer_key(name)), 0)
         except NotFound:
             return None
+
+    def _parse_pointer(self, name: str, data: bytes, seq: int) -> Pointer:
         try:
-            return Pointer.from_json(json.loads(data), info.etag)
+            return Pointer.from_json(json.loads(data), seq)
         except (ValueError, KeyError, TypeError) as exc:
             # Nobody but this module writes it; a torn or hand-edited pointer is an operator's problem.
-            log.error("CURRENT.json is unreadable", extra={"model": name})
-            raise ModelUnavailable(details={"reason": "CURRENT.json is unreadable"}) from exc
+            log.error("the model pointer is unreadable", extra={"model": name, "seq": seq})
+            raise ModelUnavailable(details={"reason": "the model pointer is unreadable"}) from exc
 
     def manifest_bytes(self, name: str, version: str) -> bytes:
         data: bytes = self.store.get(version_key(name, version, "manifest.json"))
@@ -251,9 +292,12 @@ class Registry:
     def names(self) -> list[str]:
         """Model names with a pointer (served models)."""
         return sorted(
-            parts[1]
-            for parts in (info.key.split("/") for info in self.iter_keys(f"{ROOT}/"))
-            if len(parts) == 3 and parts[2] == "CURRENT.json"
+            {
+                parts[1]
+                for parts in (info.key.split("/") for info in self.iter_keys(f"{ROOT}/"))
+                if (len(parts) == 3 and parts[2] == "CURRENT.json")
+                or (len(parts) == 4 and parts[2] == "pointer")
+            }
         )
 
     def versions(self, name: str) -> list[dict[str, Any]]:
@@ -277,8 +321,9 @@ class Registry:
     def change_pointer(
         self, name: str, change: Callable[[Pointer | None], Pointer], *, attempts: int = CAS_ATTEMPTS
     ) -> Pointer:
-        """Read, compute, conditionally write; on Conflict re-read and recompute (``change`` may raise
-        to give up, or ``NoChange`` when the pointer already is what it wants)."""
+        """Read the newest pointer, compute, create the next one; if another writer created it first
+        (``Conflict``), re-read and recompute (``change`` may raise to give up, or ``NoChange`` when the
+        pointer already is what it wants)."""
         for attempt in range(attempts):
             current = self.pointer(name)
             try:
@@ -286,18 +331,35 @@ class Registry:
             except NoChange:
                 assert current is not None
                 return current
-            body = dumps(new.to_json())
+            seq = (current.seq if current is not None else 0) + 1
+            new = replace(new, seq=seq)
+            body = dumps({"seq": seq, **new.to_json()})
             try:
-                if current is None or current.etag is None:
-                    etag = self.store.put(pointer_key(name), body, "application/json", if_none_match=True)
-                else:
-                    etag = self.store.put(pointer_key(name), body, "application/json", if_match=current.etag)
+                # Create-only: the one conditional write this design needs (COS: x-cos-forbid-overwrite).
+                self.store.put(pointer_seq_key(name, seq), body, "application/json", if_none_match=True)
             except Conflict:
                 log.info("pointer changed under us; re-reading", extra={"model": name, "attempt": attempt})
-                time.sleep(0.01 * (attempt + 1))
+                time.sleep(0.01 * (attempt + 1) * (1 + random.random()))
                 continue
-            return replace(new, etag=etag)
+            self._mirror(name, seq)
+            return new
         raise Conflict()
+
+    def _mirror(self, name: str, seq: int) -> None:
+        """Copy the newest pointer to ``CURRENT.json`` (for operators and older instances). Two writers may
+        race here; whoever copies last re-reads, so the copy converges on the newest; it never decides."""
+        try:
+            for _ in range(3):
+                newest = self.pointer(name)
+                if newest is None or newest.seq < seq:
+                    return
+                self.store.put(pointer_key(name), dumps(newest.to_json()), "application/json")
+                again = self.pointer(name)
+                if again is None or again.seq == newest.seq:
+                    return
+                seq = again.seq
+        except AppError:
+            log.warning("could not copy the pointer to CURRENT.json", extra={"model": name})
 
     def write_evaluation(self, name: str, version: str, evaluation: dict[str, Any]) -> None:
         self.store.put(version_key(name, version, "evaluation.json"), dumps(evaluation), "application/json")

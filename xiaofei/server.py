@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .app import App, get_app, set_app
 from .config import REPO_ROOT
 from .errors import AppError, BadRequest, NotFound, PayloadTooLarge
+from .limits import SCF_SYNC_EVENT_BYTES, event_too_large
 
 log = logging.getLogger(__name__)
 WEB_DIR = REPO_ROOT / "web"
@@ -50,19 +51,36 @@ def function_for(path: str) -> str:
     return "history" if path.rstrip("/").startswith("/history") else "predict"
 
 
+_TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
+
+
 def function_url_event(
     method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes, client_ip: str
 ) -> dict[str, Any]:
-    """The SCF function-URL event for one request (binary bodies base64-encoded, as the platform does)."""
-    event: dict[str, Any] = {
+    """The SCF function-URL event for one request. Its documented shape has no ``isBase64Encoded``
+    (tencent-cloud.md §1a): a textual body travels as text, a binary one base64-encoded (inference), and
+    the adapter tells them apart by the Content-Type, as it must in the cloud."""
+    content_type = headers.get("content-type", "").lower()
+    textual = content_type.startswith(_TEXTUAL)
+    if body and textual:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = base64.b64encode(body).decode()
+    else:
+        text = base64.b64encode(body).decode() if body else ""
+    return {
         "httpMethod": method,
         "path": path,
         "queryString": query,
         "headers": {**headers, "x-scf-remote-addr": client_ip},
-        "body": base64.b64encode(body).decode() if body else "",
-        "isBase64Encoded": bool(body),
+        "body": text,
     }
-    return event
+
+
+def event_size(event: dict[str, Any]) -> int:
+    """The bytes of the event as the platform serialises it (JSON, UTF-8)."""
+    return len(json.dumps(event, ensure_ascii=False).encode())
 
 
 def local_context(function: str) -> dict[str, Any]:
@@ -140,11 +158,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             size = int(length)
         except ValueError as exc:
             raise BadRequest() from exc
-        limit = self.server.app.settings.max_body_bytes * 4 // 3 + 65536
+        # A presigned PUT goes to the store (COS in the cloud): the upload limit. Anything else becomes
+        # an event, which SCF refuses over 6 MB: the same limit here, so make run shows it too.
+        to_store = urlsplit(self.path).path.startswith("/_store/")
+        limit = self.server.app.settings.max_body_bytes + 65536 if to_store else SCF_SYNC_EVENT_BYTES
         if size < 0 or size > limit:
             self.close_connection = True
             self._discard(min(size, 8 * limit))  # so the client reads our 413 instead of a broken pipe
-            raise PayloadTooLarge()
+            raise PayloadTooLarge() if to_store else event_too_large(size)
         return self.rfile.read(size)
 
     def _discard(self, size: int) -> None:
@@ -158,6 +179,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         function = function_for(path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         event = function_url_event(self.command, path, query, headers, body, self.client_address[0])
+        size = event_size(event)
+        if size > SCF_SYNC_EVENT_BYTES:  # what the platform refuses before any code runs
+            raise event_too_large(size)
         result = self.server.handlers[function](event, local_context(function))
         payload = (
             base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()

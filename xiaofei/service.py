@@ -12,7 +12,7 @@ import contextvars
 import logging
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +67,9 @@ def decode_base64_image(text: Any, max_bytes: int) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) > max_bytes * 4 // 3 + 8:
-        raise PayloadTooLarge()
+        from .limits import too_large_for_direct
+
+        raise too_large_for_direct(max_bytes)
     try:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -121,15 +123,54 @@ def predict(
         if existing is None:
             raise Conflict()  # a twin request is still in flight: the client retries shortly
         return public_record(app, existing)
+    # A client's small upright JPEG is stored as it came (minus metadata): its write can start now and
+    # run beside the model instead of after it. If the prediction then fails, it is removed again.
+    early = _start_image_write(app, caller.uid, record_id, data)
     try:
         answer, image, heatmap_png = _answer(app, name, caller.uid, data)
         answer["id"] = record_id
-        record = store_prediction(app, caller, answer, image, heatmap_png, source)
-    except AppError:
-        if request_key:  # let a retry of this failed request run again
+        if request_key:  # kept in the record, so deleting it also frees its idempotency entry
+            answer["client_request_id"] = request_key
+        record = store_prediction(app, caller, answer, image, heatmap_png, source, data, early=early)
+    except BaseException as exc:
+        if early is not None:
+            _abandon(app, early)
+        if isinstance(exc, AppError) and request_key:  # let a retry of this failed request run again
             _release(app, caller, request_key)
         raise
     return public_record(app, record)
+
+
+@dataclass
+class _EarlyWrite:
+    key: str
+    future: Future[Any]
+    settled: bool = False
+
+
+def _start_image_write(app: App, uid: str, record_id: str, data: bytes) -> _EarlyWrite | None:
+    from .jpegclean import clean_jpeg
+
+    if data[:3] != b"\xff\xd8\xff":
+        return None
+    cleaned = clean_jpeg(data, STORED_PASSTHROUGH_MAX_SIDE)
+    if cleaned is None:
+        return None
+    key = keys_for(uid, record_id)["image"]
+    run = contextvars.copy_context().run
+    return _EarlyWrite(key, _WRITERS.submit(run, app.store.put, key, cleaned, "image/jpeg"))
+
+
+def _abandon(app: App, early: _EarlyWrite) -> None:
+    """The prediction failed after its image write started: wait for the write, then remove it."""
+    if early.settled:
+        return
+    early.settled = True
+    try:
+        early.future.result()
+    except Exception:
+        return  # nothing was written
+    _remove_quietly(app, [early.key])
 
 
 def _answer(app: App, name: str, routing_key: str, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
@@ -184,33 +225,77 @@ def upload_key_from(app: App, caller: Caller, source: ImageSource) -> str:
     return str(key)
 
 
-def _key_from_file_id(app: App, file_id: Any) -> str:
-    """cloud://{env}.{bucket}/{key}: env and bucket must be this deployment's own (from configuration)."""
-    prefix = f"cloud://{app.settings.cloud_env}.{app.settings.cloud_bucket}/"
-    if not (
-        isinstance(file_id, str)
-        and app.settings.cloud_env
-        and app.settings.cloud_bucket
-        and file_id.startswith(prefix)
-    ):
+_APPID_SUFFIX = re.compile(r"-\d{5,}$")
+
+
+def bucket_without_appid(bucket: str) -> str:
+    """``7465-env-1258717764`` → ``7465-env``: fileIDs carry the bucket with or without ``-<appid>``."""
+    return _APPID_SUFFIX.sub("", bucket)
+
+
+def key_from_file_id(file_id: Any, cloud_env: str, cloud_bucket: str = "") -> str:
+    """The object key of a WeChat cloud-storage fileID, or "" if it is not this deployment's.
+
+    ``cloud://{env}.{bucket}/{key}``, where WeChat's own examples write the bucket both with and without
+    its ``-<appid>`` suffix: both are accepted. The env must be ``cloud_env``; the bucket, when
+    ``cloud_bucket`` is configured, must be it (compared without the suffix); the key is everything after
+    the first ``/``.
+    """
+    if not (isinstance(file_id, str) and cloud_env and file_id.startswith("cloud://")):
         return ""
-    return file_id[len(prefix) :]
+    host, slash, key = file_id[len("cloud://") :].partition("/")
+    env, dot, bucket = host.partition(".")
+    if not (slash and dot and key and bucket) or env != cloud_env:
+        return ""
+    if cloud_bucket and bucket_without_appid(bucket) != bucket_without_appid(cloud_bucket):
+        return ""
+    return key
+
+
+def _key_from_file_id(app: App, file_id: Any) -> str:
+    return key_from_file_id(file_id, app.settings.cloud_env, app.settings.cloud_bucket)
+
+
+def stored_image_bytes(image: Any, data: bytes | None) -> bytes:
+    """The stored copy of the image: the caller's own JPEG minus its metadata when it is already small
+    and upright (what both clients send: no decode, no re-encode), else a fresh metadata-free JPEG of the
+    decoded image (``encode_for_storage``)."""
+    from .imaging import encode_for_storage  # see _answer
+    from .jpegclean import clean_jpeg
+
+    if data is not None and data[:3] == b"\xff\xd8\xff":
+        cleaned = clean_jpeg(data, STORED_PASSTHROUGH_MAX_SIDE)
+        if cleaned is not None:
+            return cleaned
+    return encode_for_storage(image)
+
+
+# The longest side of a client's JPEG stored as it came (the clients downscale to this).
+STORED_PASSTHROUGH_MAX_SIDE = 2048
 
 
 def store_prediction(
-    app: App, caller: Caller, answer: dict[str, Any], image: Any, heatmap_png: bytes, source: ImageSource
+    app: App,
+    caller: Caller,
+    answer: dict[str, Any],
+    image: Any,
+    heatmap_png: bytes,
+    source: ImageSource,
+    data: bytes | None = None,
+    *,
+    early: _EarlyWrite | None = None,
 ) -> dict[str, Any]:
-    """Image and heatmap, then the record last: a failure never leaves a record pointing at nothing."""
-    from .imaging import encode_for_storage  # see _answer
+    """Image and heatmap, then the record last: a failure never leaves a record pointing at nothing.
 
+    ``early``: the image's write, already started (``_start_image_write``); it is waited for here.
+    """
     keys = keys_for(caller.uid, answer["id"])
     written: list[str] = []
     try:
-        objects = [
-            (keys["image"], encode_for_storage(image), "image/jpeg"),
-            (keys["heatmap"], heatmap_png, "image/png"),
-        ]
-        written = _put_together(app, objects)
+        objects = [(keys["heatmap"], heatmap_png, "image/png")]
+        if early is None:
+            objects.insert(0, (keys["image"], stored_image_bytes(image, data), "image/jpeg"))
+        written = _put_together(app, objects, early)
         record = {
             **answer,
             "uid": caller.uid,
@@ -229,8 +314,11 @@ def store_prediction(
     return record
 
 
-def _put_together(app: App, objects: list[tuple[str, bytes, str]]) -> list[str]:
-    """Write ``objects`` (key, data, content type) side by side: one store round trip instead of one each.
+def _put_together(
+    app: App, objects: list[tuple[str, bytes, str]], early: _EarlyWrite | None = None
+) -> list[str]:
+    """Write ``objects`` (key, data, content type) side by side: one store round trip instead of one each
+    (with ``early``, a write already under way, waited for with them).
 
     Returns the keys; if any write fails, the others are removed and the first error is raised.
     """
@@ -238,6 +326,9 @@ def _put_together(app: App, objects: list[tuple[str, bytes, str]]) -> list[str]:
         (key, _WRITERS.submit(contextvars.copy_context().run, app.store.put, key, data, content_type))
         for key, data, content_type in objects
     ]
+    if early is not None:
+        early.settled = True  # from here on its outcome is handled with the others
+        futures.insert(0, (early.key, early.future))
     written, errors = [], []
     for key, future in futures:
         try:
@@ -280,8 +371,14 @@ def create_session(app: App) -> dict[str, Any]:
     return {"token": token, "token_type": "Bearer", "expires_at": int(expires_at)}
 
 
-def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = None) -> dict[str, Any]:
-    """A place for the caller to upload one image: a presigned PUT (HTTP) or a cloud path (mini program)."""
+def create_upload(
+    app: App, caller: Caller | None, ext: Any, model_name: Any = None, client_request_id: Any = None
+) -> dict[str, Any]:
+    """A place for the caller to upload one image: a presigned PUT (HTTP) or a cloud path (mini program).
+
+    With a ``client_request_id``, a retry of the same request gets the same upload (same id and key, a
+    fresh URL) instead of a second pending record: a client that lost the answer can retry safely.
+    """
     if caller is None or caller.anonymous:
         raise Unauthorized()
     ext = ext.lower().lstrip(".") if isinstance(ext, str) else ""
@@ -293,22 +390,35 @@ def create_upload(app: App, caller: Caller | None, ext: Any, model_name: Any = N
             status=415,
         )
     name = resolve_model_name(app, model_name)
+    request_key = validate_client_request_id(client_request_id)
     record_id = new_id()
     key = f"uploads/{caller.uid}/{record_id}.{ext}"
+    existing = None
+    if request_key and not _claim(app, caller, request_key, record_id):
+        existing = app.history.find_by_client_request_id(caller.uid, request_key)
+        if existing is None or not isinstance(existing.get("upload_key"), str):
+            raise Conflict()  # a twin request is still in flight: the client retries shortly
+        record_id, key = existing["id"], existing["upload_key"]
+        ext = key.rsplit(".", 1)[-1]
     settings = app.settings
     out: dict[str, Any] = {"id": record_id, "key": key, "model": name, "max_bytes": settings.max_body_bytes}
-    # A pending record first: the client polls it while the COS trigger predicts the upload.
-    app.history.put(
-        {
-            "id": record_id,
-            "uid": caller.uid,
-            "status": "pending",
-            "created_at": now_iso(),
-            "updated_at": now_iso(),
-            "model": {"name": name},
-            "upload_key": key,
-        }
-    )
+    if existing is not None:
+        out["status"] = existing.get("status", "pending")
+        out["model"] = (existing.get("model") or {}).get("name", name)
+    else:
+        # A pending record first: the client polls it while the COS trigger predicts the upload.
+        app.history.put(
+            {
+                "id": record_id,
+                "uid": caller.uid,
+                "status": "pending",
+                "created_at": now_iso(),
+                "updated_at": now_iso(),
+                "model": {"name": name},
+                "upload_key": key,
+                **({"client_request_id": request_key} if request_key else {}),
+            }
+        )
     if caller.provider == "wx":
         out["cloud_path"] = key  # wx.cloud.uploadFile({cloudPath}) into the environment's bucket
         return out

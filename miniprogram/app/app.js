@@ -8,8 +8,13 @@ App({
       console.error('wx.cloud is missing: base library 2.2.3 or later is required')
       return
     }
+    if (!config.envId) {
+      // No fallback: DYNAMIC_CURRENT_ENV is for cloud functions. services/api.js answers env_missing.
+      console.error('config.envId is empty: set the CloudBase environment id in app/config.js')
+      return
+    }
     wx.cloud.init({
-      env: config.envId || wx.cloud.DYNAMIC_CURRENT_ENV,
+      env: config.envId,
       traceUser: false,
     })
   },

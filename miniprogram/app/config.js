@@ -2,8 +2,9 @@
 // nothing else repeats these literals (tests/project.test.js checks that function names appear only here).
 
 module.exports = {
-  // CloudBase environment id. Empty → the environment selected in WeChat DevTools
-  // (wx.cloud.DYNAMIC_CURRENT_ENV). Set it before a release build.
+  // CloudBase environment id: REQUIRED (cloud console → 环境 ID, e.g. 'xiaofei-prod-1a2b3c').
+  // wx.cloud.DYNAMIC_CURRENT_ENV is a constant for cloud functions, not for the client: with no envId
+  // the app makes no cloud call and says why (error env_missing). docs/DEPLOY.md "Mini program".
   envId: '',
 
   // Cloud function names, as deployed by infra/ (docs/API.md "Cloud calls").
@@ -31,7 +32,10 @@ module.exports = {
     callTimeoutMs: 15000, // history list/get/delete and the upload-path request
     predictTimeoutMs: 30000, // a cold start loads the ONNX model
     uploadTimeoutMs: 60000,
-    maxImageBytes: 10000000, // XIAOFEI_MAX_BODY_BYTES on the backend
+    maxImageBytes: 10000000, // XIAOFEI_MAX_BODY_BYTES on the backend (uploads)
+    maxSide: 2048, // photos are downscaled to this long side before upload (services/media.js)
+    jpegQuality: 85, // wx.compressImage quality (0-100)
+    retries: 2, // automatic retries of a failed upload or predict, with the same request id
     historyPageSize: 20, // the backend accepts 1..50
     pollTries: 20, // async path: at most this many `history get` calls…
     pollIntervalMs: 1500, // …this far apart

@@ -42,6 +42,7 @@ function createApi(options = {}) {
 
   /** One cloud function call → the result body, or a thrown ApiError. */
   async function call(name, data, timeoutMs) {
+    if (!config.envId) throw errors.makeError('env_missing')
     let res
     try {
       res = await withTimeout(getWx().cloud.callFunction({name, data}), timeoutMs || limits.callTimeoutMs)
@@ -58,9 +59,10 @@ function createApi(options = {}) {
    * Ask `predict` for the caller's own upload path (uploads/{uid}/{id}.{ext}). The backend also
    * writes a pending record with that id, which the storage trigger or `predict` completes.
    */
-  async function requestUploadPath(ext, model) {
+  async function requestUploadPath(ext, model, requestId) {
     const data = {action: 'upload', ext}
     if (model) data.model = model
+    if (requestId) data.request_id = requestId
     const body = await call(config.functions.predict, data)
     const cloudPath = body.cloud_path || body.cloudPath || body.key
     if (typeof cloudPath !== 'string' || !cloudPath) throw errors.makeError('bad_response')
@@ -88,11 +90,13 @@ function createApi(options = {}) {
    * Upload a local image to the caller's upload path, reporting progress 0..100.
    * Resolves {fileID, id, cloudPath}; `model` names the model of the pending record.
    */
-  async function uploadImage(tempFilePath, ext, onProgress, model) {
+  async function uploadImage(tempFilePath, ext, onProgress, model, job) {
     if (typeof tempFilePath !== 'string' || !tempFilePath) throw errors.makeError('empty_image')
     const cleanExt = String(ext || '').toLowerCase().replace(/^\./, '').replace('jpeg', 'jpg')
     if (!config.imageExts.includes(cleanExt)) throw errors.makeError('unsupported_format')
-    const target = await requestUploadPath(cleanExt, model)
+    // A retry of the same image asks again with the same request id: the backend gives the same path.
+    const target = (job && job.target) || await requestUploadPath(cleanExt, model, job && job.requestId)
+    if (job) job.target = target
     let res
     try {
       res = await uploadFile(target.cloudPath, tempFilePath, onProgress)
@@ -105,9 +109,11 @@ function createApi(options = {}) {
   }
 
   /** Run the model on an uploaded file; resolves the prediction (status may be `pending`). */
-  async function predict({fileID, model}) {
+  async function predict({fileID, model, requestId}) {
     if (typeof fileID !== 'string' || !fileID) throw errors.makeError('empty_image')
-    const answer = await call(config.functions.predict, {fileID, model}, limits.predictTimeoutMs)
+    const data = {fileID, model}
+    if (requestId) data.request_id = requestId
+    const answer = await call(config.functions.predict, data, limits.predictTimeoutMs)
     if (!answer.id || !answer.model) throw errors.makeError('bad_response')
     return answer
   }
@@ -169,17 +175,47 @@ function createApi(options = {}) {
     return {models: body.models, default: body.default || ''}
   }
 
-  /** The whole journey: upload → predict → (poll if pending). `onPhase` gets 'uploading' | 'predicting'. */
-  async function analyse({filePath, ext, model}, {onProgress, onPhase} = {}) {
-    if (onPhase) onPhase('uploading')
-    const upload = await uploadImage(filePath, ext, onProgress, model)
+  /**
+   * What one chosen image needs across retries: a request id (the backend makes one record per id) and,
+   * once they exist, its upload path and fileID (a retry never uploads to a second path).
+   */
+  function newJob() {
+    const random = Math.random().toString(36).slice(2, 12)
+    return {requestId: `mp-${Date.now().toString(36)}-${random}`, target: null, fileID: null}
+  }
+
+  async function analyseOnce({filePath, ext, model}, {onProgress, onPhase}, job) {
+    if (!job.fileID) {
+      if (onPhase) onPhase('uploading')
+      const upload = await uploadImage(filePath, ext, onProgress, model, job)
+      job.fileID = upload.fileID
+    }
     if (onPhase) onPhase('predicting')
-    const answer = await predict({fileID: upload.fileID, model})
+    const answer = await predict({fileID: job.fileID, model, requestId: job.requestId})
     if (answer.status === 'pending') return pollRecord(answer.id)
     if (answer.status === 'failed') {
       throw answer.error ? errors.fromBackend(answer) : errors.makeError('prediction_failed')
     }
     return answer
+  }
+
+  /**
+   * The whole journey: upload → predict → (poll if pending). `onPhase` gets 'uploading' | 'predicting'.
+   * A retryable failure is retried here (limits.retries times) with the same job; pass the same `job`
+   * (newJob()) again to retry by hand: either way one image makes one record.
+   */
+  async function analyse(input, {onProgress, onPhase, job} = {}) {
+    const work = job || newJob()
+    const retries = limits.retries === undefined ? 2 : limits.retries
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await analyseOnce(input, {onProgress, onPhase}, work)
+      } catch (err) {
+        const failure = errors.normalize(err, 'unknown_error')
+        if (!failure.retryable || attempt >= retries) throw failure
+        await sleep(500 * 2 ** attempt)
+      }
+    }
   }
 
   return {
@@ -192,6 +228,7 @@ function createApi(options = {}) {
     pollRecord,
     listModels,
     analyse,
+    newJob,
   }
 }
 

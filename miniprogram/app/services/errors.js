@@ -149,6 +149,11 @@ const MESSAGES = {
     en: 'This image could not be read. Please try again or choose another one.',
     retryable: true,
   },
+  env_missing: {
+    zh: '小程序未配置云开发环境（config.js 的 envId），请联系管理员。',
+    en: 'The mini program has no CloudBase environment set (envId in config.js). Please contact the operator.',
+    retryable: false,
+  },
   unknown_error: {
     zh: '出现未知错误，请重试。',
     en: 'An unexpected error occurred. Please try again.',

@@ -37,14 +37,18 @@ describe('upload → predict → render', () => {
       {onProgress: (p) => progress.push(p), onPhase: (p) => phases.push(p)},
     )
     // GIVEN the backend's upload path, THEN the file went exactly there
-    expect(cloud.calls[0]).toEqual({name: 'predict', data: {action: 'upload', ext: 'jpg', model: 'pneumonia'}})
+    expect(cloud.calls[0]).toEqual({
+      name: 'predict',
+      data: {action: 'upload', ext: 'jpg', model: 'pneumonia', request_id: expect.stringMatching(/^mp-[a-z0-9-]{8,}$/)},
+    })
+    const requestId = cloud.calls[0].data.request_id
     const key = cloud.uploadCalls[0].cloudPath
     expect(key).toMatch(/^uploads\/[0-9a-f]{32}\/0[0-9a-z]{25}\.jpg$/)
     expect(cloud.uploadCalls[0].filePath).toBe('wxfile://tmp/photo.JPEG')
     // AND predict got the uploaded fileID and the model
     expect(cloud.calls[1]).toEqual({
       name: 'predict',
-      data: {fileID: `cloud://${cloud.ENV}.${cloud.BUCKET}/${key}`, model: 'pneumonia'},
+      data: {fileID: `cloud://${cloud.ENV}.${cloud.BUCKET}/${key}`, model: 'pneumonia', request_id: requestId},
     })
     expect(phases).toEqual(['uploading', 'predicting'])
     expect(progress).toEqual([10, 55, 100, 100])
@@ -104,6 +108,59 @@ describe('upload → predict → render', () => {
     const seen = []
     await api.uploadImage('wxfile://tmp/a.jpg', 'jpg', (p) => seen.push(p))
     expect(seen).toEqual([0, 100, 100])
+  })
+})
+
+describe('retries never make two records', () => {
+  test('a lost predict answer is retried with the same fileID and request id; one upload', async () => {
+    const {cloud, api, sleeps} = setup()
+    let failures = 1
+    cloud.intercept = (name, data) => {
+      if (name === 'predict' && data.fileID && failures > 0) {
+        failures -= 1
+        return Promise.reject({errCode: -1, errMsg: 'cloud.callFunction:fail request:fail'})
+      }
+      return undefined
+    }
+    const answer = await api.analyse({filePath: 'wxfile://tmp/a.jpg', ext: 'jpg', model: 'pneumonia'})
+    const predicts = cloud.calls.filter((c) => c.data.fileID)
+    expect(predicts).toHaveLength(2)
+    expect(predicts[0].data).toEqual(predicts[1].data)
+    expect(cloud.calls.filter((c) => c.data.action === 'upload')).toHaveLength(1)
+    expect(cloud.uploadCalls).toHaveLength(1)
+    expect(answer.id).toBe(predicts[0].data.fileID.split('/').pop().split('.')[0])
+    expect(sleeps).toEqual([500])
+  })
+
+  test('the retry button passes the job back: same upload path, no second upload', async () => {
+    const {cloud, api} = setup({...FAST, limits: {...FAST.limits, retries: 0}})
+    const job = api.newJob()
+    cloud.intercept = (name, data) => (data.fileID ? Promise.reject({errCode: -1, errMsg: 'request:fail'}) : undefined)
+    await expect(api.analyse({filePath: 'wxfile://tmp/b.jpg', ext: 'jpg'}, {job})).rejects.toMatchObject({code: 'network_error'})
+    cloud.intercept = null
+    const answer = await api.analyse({filePath: 'wxfile://tmp/b.jpg', ext: 'jpg'}, {job})
+    expect(cloud.uploadCalls).toHaveLength(1)
+    expect(answer.id).toBe(job.target.id)
+  })
+
+  test('a failed upload is retried to the same path', async () => {
+    const {cloud, api} = setup()
+    let failures = 1
+    const realUpload = cloud.wx.cloud.uploadFile.getMockImplementation()
+    cloud.wx.cloud.uploadFile.mockImplementation((opts) => {
+      if (failures > 0) {
+        failures -= 1
+        cloud.uploadCalls.push({cloudPath: opts.cloudPath, filePath: opts.filePath})
+        setTimeout(() => opts.fail({errCode: -1, errMsg: 'uploadFile:fail'}), 0)
+        return {onProgressUpdate() {}, abort() {}}
+      }
+      return realUpload(opts)
+    })
+    await api.analyse({filePath: 'wxfile://tmp/c.jpg', ext: 'jpg'})
+    const paths = cloud.uploadCalls.map((c) => c.cloudPath)
+    expect(paths).toHaveLength(2)
+    expect(paths[0]).toBe(paths[1])
+    expect(cloud.calls.filter((c) => c.data.action === 'upload')).toHaveLength(1)
   })
 })
 

@@ -75,3 +75,54 @@ test('extOf', () => {
   expect(media.extOf('x.jpeg?x=1')).toBe('jpg')
   expect(media.extOf('noext')).toBe('')
 })
+
+describe('prepareImage: photos downscaled before upload', () => {
+  function imageWx(info, {compress = true} = {}) {
+    const calls = {info: [], compress: []}
+    const wx = {
+      getImageInfo: (o) => {
+        calls.info.push(o)
+        o.success(info)
+      },
+    }
+    if (compress) {
+      wx.compressImage = (o) => {
+        calls.compress.push(o)
+        o.success({tempFilePath: 'wxfile://tmp/small.jpg'})
+      }
+    }
+    return {wx, calls}
+  }
+
+  test('a 12 MP photo turned on its side is compressed to 2048 px on its upright long side', async () => {
+    const {wx, calls} = imageWx({width: 4000, height: 3000, orientation: 'right', type: 'jpeg'})
+    const out = await media.prepareImage({filePath: 'wxfile://tmp/big.jpg', ext: 'jpg'}, {wx})
+    expect(out).toEqual({filePath: 'wxfile://tmp/small.jpg', ext: 'jpg', prepared: true})
+    // upright it is 3000 × 4000 (portrait): the height is the long side
+    expect(calls.compress[0]).toMatchObject({src: 'wxfile://tmp/big.jpg', compressedHeight: 2048, quality: 85})
+    expect(calls.compress[0].compressedWidth).toBeUndefined()
+  })
+
+  test('a landscape PNG is compressed by its width', async () => {
+    const {wx, calls} = imageWx({width: 3000, height: 1000, orientation: 'up', type: 'png'})
+    await media.prepareImage({filePath: 'wxfile://tmp/wide.png', ext: 'png'}, {wx})
+    expect(calls.compress[0]).toMatchObject({compressedWidth: 2048})
+  })
+
+  test('a small upright JPEG, a DICOM, or no compressImage: the file goes as chosen', async () => {
+    const small = imageWx({width: 1200, height: 900, orientation: 'up', type: 'jpeg'})
+    expect(await media.prepareImage({filePath: 'wxfile://s.jpg', ext: 'jpg'}, {wx: small.wx})).toEqual(
+      {filePath: 'wxfile://s.jpg', ext: 'jpg', prepared: false})
+    expect(small.calls.compress).toEqual([])
+    const dicom = imageWx({})
+    expect((await media.prepareImage({filePath: 'wxfile://a.dcm', ext: 'dcm'}, {wx: dicom.wx})).prepared).toBe(false)
+    expect(dicom.calls.info).toEqual([])
+    const old = imageWx({width: 4000, height: 3000}, {compress: false})
+    expect((await media.prepareImage({filePath: 'wxfile://o.jpg', ext: 'jpg'}, {wx: old.wx})).prepared).toBe(false)
+  })
+
+  test('fitted keeps the aspect', () => {
+    expect(media.fitted(4000, 3000)).toEqual({width: 2048, height: 1536})
+    expect(media.fitted(1000, 500)).toEqual({width: 1000, height: 500})
+  })
+})

@@ -64,11 +64,16 @@ Page({
 
   async choose() {
     const file = await media.chooseImage()
-    if (file) this.setData({file, answer: null, phase: 'idle', progress: 0})
+    // A new image: a new job (request id); the retry button keeps the same one.
+    if (file) {
+      this.job = null
+      this.setData({file, answer: null, phase: 'idle', progress: 0})
+    }
   },
 
   async useSample(sample) {
     const file = await media.sampleFile(sample.path)
+    this.job = null
     this.setData({file, model: sample.model, answer: null, phase: 'idle', progress: 0})
     await this.analyse()
   },
@@ -77,9 +82,14 @@ Page({
     const file = this.data.file
     if (!file) throw errors.makeError('empty_image')
     this.setData({answer: null, progress: 0, phase: 'uploading'})
+    this.job = this.job || api.newJob()
+    this.prepared = this.prepared && this.prepared.source === file.filePath ? this.prepared : {
+      source: file.filePath, ...(await media.prepareImage(file)),
+    }
     const answer = await api.analyse(
-      {filePath: file.filePath, ext: file.ext, model: this.data.model},
+      {filePath: this.prepared.filePath, ext: this.prepared.ext, model: this.data.model},
       {
+        job: this.job,
         onProgress: (progress) => this.setData({progress}),
         onPhase: (phase) => this.setData({phase}),
       },
