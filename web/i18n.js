@@ -177,6 +177,12 @@ const ERRORS = {
     en: "Your session has expired. Please reload the page and try again.",
   },
   forbidden: {zh: "没有执行此操作的权限。", en: "You are not allowed to do this."},
+  not_reviewer: {zh: "只有本站名单中的审阅医生才能查看分享的记录。", en: "Only doctors on this site's reviewer list can open shared records."},
+  invalid_share: {zh: "分享链接无效，请让患者重新分享。", en: "This share link is not valid. Ask the patient to share again."},
+  share_claimed: {zh: "该分享链接已被另一位医生打开。", en: "This share link has already been opened by another doctor."},
+  record_not_ready: {zh: "这条记录还没有分析完成，请稍后再试。", en: "This record is not finished yet. Please try again shortly."},
+  share_expired: {zh: "分享链接已过期，请让患者重新分享。", en: "This share link has expired. Ask the patient for a new one."},
+  share_revoked: {zh: "患者已撤回该分享链接。", en: "The patient has withdrawn this share link."},
   not_found: {
     zh: "找不到这条记录，它可能已被删除或已过期。",
     en: "This record was not found. It may have been deleted or expired.",
