@@ -183,6 +183,8 @@ const ERRORS = {
   record_not_ready: {zh: "这条记录还没有分析完成，请稍后再试。", en: "This record is not finished yet. Please try again shortly."},
   share_expired: {zh: "分享链接已过期，请让患者重新分享。", en: "This share link has expired. Ask the patient for a new one."},
   share_revoked: {zh: "患者已撤回该分享链接。", en: "The patient has withdrawn this share link."},
+  gone: {zh: "该内容已不再可用。", en: "This is no longer available."},
+  too_many_shares: {zh: "这条记录的有效分享链接已达上限，请先撤回一个。", en: "This record has too many open share links. Withdraw one first."},
   not_found: {
     zh: "找不到这条记录，它可能已被删除或已过期。",
     en: "This record was not found. It may have been deleted or expired.",

@@ -67,6 +67,16 @@ const MESSAGES = {
     en: 'The patient has withdrawn this share link.',
     retryable: false,
   },
+  gone: {
+    zh: '该内容已不再可用。',
+    en: 'This is no longer available.',
+    retryable: false,
+  },
+  too_many_shares: {
+    zh: '这条记录的有效分享链接已达上限，请先撤回一个。',
+    en: 'This record has too many open share links. Withdraw one first.',
+    retryable: false,
+  },
   unauthorized: {
     zh: '无法确认你的身份，请关闭并重新打开小程序。',
     en: 'We could not confirm who you are. Please close and reopen the mini program.',
