@@ -202,6 +202,8 @@ const BACKEND_CODES = [
   'image_too_large', 'unauthorized', 'forbidden', 'not_found', 'method_not_allowed', 'conflict',
   'unknown_action', 'unknown_model', 'invalid_manifest',
   'model_unavailable', 'storage_unavailable', 'unavailable', 'internal_error',
+  'not_reviewer', 'invalid_share', 'share_claimed', 'share_expired', 'share_revoked', 'gone',
+  'record_not_ready', 'too_many_shares',
 ]
 
 class ApiError {
