@@ -209,6 +209,12 @@ def test_a_link_opens_for_one_doctor_only(app: App, shared: dict[str, Any]) -> N
     assert code_of(result) == "share_claimed" and result["error"]["status"] == 403
     assert code_of(hist(OTHER_DOCTOR, action="review", share=token, verdict="cannot_tell")) == "share_claimed"
     assert "review" not in hist(OWNER, action="get", id=shared["record"]["id"])
+    # a second link for the other doctor: they do not see the first doctor's read
+    hist(DOCTOR, action="review", share=token, verdict="agree", note="first read")
+    assert hist(DOCTOR, action="shared", share=token)["record"]["review"]["note"] == "first read"
+    assert "reviewer" not in hist(DOCTOR, action="shared", share=token)["record"]["review"]
+    second = hist(OWNER, action="share", id=shared["record"]["id"])["token"]
+    assert "review" not in hist(OTHER_DOCTOR, action="shared", share=second)["record"]
 
 
 def test_only_the_owner_shares_and_deleted_records_end_their_links(app: App, shared: dict[str, Any]) -> None:

@@ -435,10 +435,15 @@ _SHARED_FIELDS = (
 
 
 def shared_view(app: App, record: dict[str, Any], share: dict[str, Any]) -> dict[str, Any]:
-    """What a doctor sees of a shared record: the film, the model's answer and the current read —
-    not the owner's uid, keys, consent, other shares or request ids."""
+    """What a doctor sees of a shared record: the film, the model's answer and their own read —
+    not the owner's uid, keys, consent, other shares, other doctors' reads or request ids."""
     ttl = app.settings.url_ttl_s
-    out = {k: record[k] for k in _SHARED_FIELDS if k in record}
+    out = {k: record[k] for k in _SHARED_FIELDS if k in record and k != "review"}
+    # Only the read made through this link: an earlier doctor's read (another share) is not this
+    # doctor's to see, and a second read is worth more when it is not anchored on the first.
+    review = record.get("review")
+    if isinstance(review, dict) and review.get("share") == share.get("id"):
+        out["review"] = {k: v for k, v in review.items() if k != "reviewer"}
     for field, key_field in (("image", "image_key"), ("heatmap", "heatmap_key")):
         key = record.get(key_field)
         out[field] = {"url": app.store.presign_get(key, ttl)} if isinstance(key, str) and key else None
