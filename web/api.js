@@ -353,3 +353,8 @@ export async function sampleFile(file) {
     clearTimeout(timer);
   }
 }
+
+/** An authenticated JSON call with this browser's session (share links, consent: web/review.js). */
+export function call(method, path, body) {
+  return request(method, path, {body});
+}

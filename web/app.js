@@ -7,6 +7,7 @@ import {prepareImage} from "./prepare.js";
 import {clear, h, show} from "./dom.js";
 import {applyStatic, detectLang, errorMessage, lang, pick, setLang, setStaticVars, t} from "./i18n.js";
 import {formatTime, isRefused, labelNames, percent, renderResult} from "./result.js";
+import {ownerPanel, reviewedTag} from "./review.js";
 
 const CONFIG = window.XIAOFEI_CONFIG || {};
 const PAGE_SIZE = CONFIG.historyPageSize || 10;
@@ -332,7 +333,8 @@ function historyRow(item) {
     h("span", {class: "rec-label"}, summary),
     h("span", {class: "rec-meta muted small"},
       [modelName(item.model && item.model.name), when].filter(Boolean).join(" · ")),
-    item.uncertain && !refused ? h("span", {class: "tag"}, t("result.uncertain")) : null));
+    item.uncertain && !refused ? h("span", {class: "tag"}, t("result.uncertain")) : null,
+    reviewedTag(item)));
   const del = h("button", {type: "button", class: "rec-delete danger-ghost", "data-testid": "history-delete",
     "aria-label": `${t("action.delete")}: ${summary} ${when}`, onclick: () => deleteRecord(item.id)},
   t("action.delete"));
@@ -445,12 +447,22 @@ function renderDetail() {
   if (!d) return;
   if (d.loading) body.append(h("p", {class: "muted"}, t("history.loading")));
   if (d.rec) body.append(renderResult(d.rec, {view: d.view, title: false}));
+  if (d.rec) body.append(ownerPanel(d.rec, d.reviewUi, {onChange: (rec) => updateRecord(rec), rerender: renderDetail}));
   renderErrorInto($("detail-error"), d.error);
   $("detail-delete").hidden = !d.rec;
 }
 
+/** A record changed in the detail (consent, a share): the detail and its history row follow. */
+function updateRecord(rec) {
+  if (state.detail && state.detail.id === rec.id) state.detail.rec = rec;
+  const index = state.history.items.findIndex((i) => i.id === rec.id);
+  if (index >= 0) state.history.items[index] = rec;
+  renderDetail();
+}
+
 async function openDetail(id, opener) {
-  state.detail = {id, rec: null, loading: true, error: null, view: {heatmap: true, opacity: 0.8}, opener};
+  state.detail = {id, rec: null, loading: true, error: null, view: {heatmap: true, opacity: 0.8}, opener,
+    reviewUi: {}};
   renderDetail();
   const dialog = $("detail");
   if (!dialog.open) dialog.showModal();

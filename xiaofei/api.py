@@ -238,3 +238,7 @@ def _models(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]
 @route("GET", "/healthz", public=True)
 def _healthz(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
     return service.health(app)
+
+
+# The doctor's read (share links, reviews, consent): its routes live in their own module.
+from . import reviews_http  # noqa: E402, F401

@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     model = commands.add_parser("model", help="operate the model registry")
     _add_model_commands(model)
 
+    from .review_cli import add_export_arguments, add_reviewer_commands
+
+    add_reviewer_commands(commands.add_parser("reviewer", help="the site's reviewer list (doctors)"))
+    add_export_arguments(
+        commands.add_parser("export-reviewed", help="write consented, reviewed films for retraining")
+    )
+
     args = parser.parse_args(argv)
     try:
         return int(_COMMANDS[args.command](args) or 0)
@@ -157,7 +164,26 @@ def _model(args: argparse.Namespace) -> int:
     return run(args)
 
 
-_COMMANDS = {"serve": _serve, "predict": _predict, "invoke": _invoke, "model": _model}
+def _reviewer(args: argparse.Namespace) -> int:
+    from .review_cli import run_reviewer
+
+    return run_reviewer(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .review_cli import run_export
+
+    return run_export(args)
+
+
+_COMMANDS = {
+    "serve": _serve,
+    "predict": _predict,
+    "invoke": _invoke,
+    "model": _model,
+    "reviewer": _reviewer,
+    "export-reviewed": _export,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,10 +7,12 @@ The hierarchy (catch the base to handle a whole family):
   x ImageError          4xx     the image cannot be read: unsupported_format 415, payload_too_large 413,
                                 image_too_large 413, corrupt_image 400, empty_image 400
   x Unauthorized        401     no trusted identity, or a forged / expired token
-  x Forbidden           403     authenticated but not allowed (operator actions)
+  x Forbidden           403     authenticated but not allowed (operator actions); not_reviewer,
+                                invalid_share (a forged / tampered share link), share_claimed
   x NotFound            404     no such thing *for this caller* (another user's id is also 404)
   x MethodNotAllowed    405
-  x Conflict            409     a concurrent writer won (registry pointer)
+  x Conflict            409     a concurrent writer won (registry pointer); record_not_ready
+  x Gone                410     share_expired, share_revoked: the share link was valid once
   x Unavailable         503     model_unavailable, storage_unavailable: retry later
 
 Anything else that escapes a use-case is rendered as ``internal_error`` (500) with a generic message:
@@ -144,6 +146,49 @@ class Conflict(AppError):
     zh = "数据已被同时修改，请重试。"
 
 
+class NotReviewer(Forbidden):
+    code = "not_reviewer"
+    en = "Only doctors on this site's reviewer list can open shared records."
+    zh = "只有本站审阅医生名单中的医生才能查看分享的记录。"
+
+
+class InvalidShare(Forbidden):
+    code = "invalid_share"
+    en = "This share link is not valid."
+    zh = "分享链接无效。"
+
+
+class ShareClaimed(Forbidden):
+    code = "share_claimed"
+    en = "This share link has already been opened by another doctor."
+    zh = "该分享链接已被另一位医生打开。"
+
+
+class RecordNotReady(Conflict):
+    code = "record_not_ready"
+    en = "This record has no finished answer yet."
+    zh = "该记录尚未完成分析。"
+
+
+class Gone(AppError):
+    code = "gone"
+    status = 410
+    en = "This is no longer available."
+    zh = "已不再可用。"
+
+
+class ShareExpired(Gone):
+    code = "share_expired"
+    en = "This share link has expired. Ask the patient for a new one."
+    zh = "分享链接已过期，请让患者重新分享。"
+
+
+class ShareRevoked(Gone):
+    code = "share_revoked"
+    en = "The patient has withdrawn this share link."
+    zh = "患者已撤回该分享链接。"
+
+
 class Unavailable(AppError):
     code = "unavailable"
     status = 503
@@ -181,6 +226,12 @@ ALL_CODES: dict[str, int] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        NotReviewer,
+        InvalidShare,
+        ShareClaimed,
+        RecordNotReady,
+        ShareExpired,
+        ShareRevoked,
         ModelUnavailable,
         StorageUnavailable,
         InternalError,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from . import service
+from . import reviews, service
 from .api import HttpRequest, HttpResponse, handle_http
 from .app import App, get_app
 from .errors import AppError, BadRequest, InternalError, Unauthorized
@@ -121,7 +121,16 @@ def http_request_from_event(event: dict[str, Any], request_id: str) -> HttpReque
 def _path_of(event: dict[str, Any]) -> str:
     path = str(event.get("path") or "/")
     # API Gateway delivers the full path, service prefix included (e.g. /release/predict): route on the tail.
-    for known in ("/predict", "/session", "/uploads", "/history", "/models", "/healthz"):
+    for known in (
+        "/predict",
+        "/session",
+        "/uploads",
+        "/history",
+        "/models",
+        "/healthz",
+        "/shared",
+        "/reviewer",
+    ):
         index = path.find(known)
         if index > 0:
             return path[index:]
@@ -206,6 +215,8 @@ CALL_ACTIONS: dict[tuple[str, str], CallAction] = {
     ("history", "delete_all"): lambda app, who, ev: service.delete_all(app, who),
 }
 
+
+CALL_ACTIONS.update(reviews.CALL_ACTIONS)  # share, unshare, consent, reviewer, shared, review
 
 _DEFAULT_ACTION = {"predict": "predict", "history": "list"}
 

@@ -13,8 +13,11 @@
    against the policy, and accuracy / macro-F1 against the serving version on the same images
 7. ``input_gate`` — the input gate's acceptance rate on the golden images, and its rejection rate on the
    golden set's out-of-domain items (or, if it has none, the rate the pipeline measured in the manifest)
-8. ``latency``   — p95 of one inference on this CPU
-9. ``size``      — model.onnx bytes
+8. ``reviewed``  — the site's reviewed films (doctors' reads, ``agreement.reviewed_items``): the
+   candidate's agreement with the doctors, and its class-balanced form, against the serving version's
+   on the same films; rejects only when the policy's ``reviewed_max_regression`` asks it to
+9. ``latency``   — p95 of one inference on this CPU
+10. ``size``     — model.onnx bytes
 
 The result is written to ``models/{name}/{version}/evaluation.json``: verdict, reasons, every check with
 its time, the metrics, the confusion matrix, per-class figures, the serving version's figures, the policy.
@@ -46,7 +49,18 @@ from .registry import Registry, golden_prefix, version_key
 log = logging.getLogger(__name__)
 
 MIN_LATENCY_SAMPLES = 20
-CHECKS = ("manifest", "sha256", "onnx_load", "signature", "labels", "golden", "input_gate", "latency", "size")
+CHECKS = (
+    "manifest",
+    "sha256",
+    "onnx_load",
+    "signature",
+    "labels",
+    "golden",
+    "input_gate",
+    "reviewed",
+    "latency",
+    "size",
+)
 
 
 # ------------------------------------------------------------------------------------- the golden set
@@ -260,6 +274,19 @@ def _checks(
         entry["note"] = _check_golden(run.out, policy, manifest)
     with run.check("input_gate"):
         _check_input_gate(run.out["metrics"], candidate, manifest, policy)
+    with run.check("reviewed") as entry:
+        entry["note"] = _check_reviewed(
+            run,
+            registry,
+            policy,
+            model,
+            manifest,
+            serving_manifest,
+            cache_dir,
+            threads,
+            max_bytes,
+            max_pixels,
+        )
     with run.check("latency"):
         samples = latency_samples(model, items, candidate.infer_ms)
         metrics = run.out["metrics"]
@@ -552,6 +579,85 @@ def _check_golden(out: dict[str, Any], policy: Policy, manifest: Manifest) -> st
                 serving=base[key],
             )
     return f"compared with serving version {serving['version']}"
+
+
+def reviewed_score(
+    model: OnnxModel, items: list[GoldenItem], max_bytes: int, max_pixels: int
+) -> dict[str, Any]:
+    """Agreement with the doctors' labels on the reviewed films: the share the model accepted *and*
+    labelled as the doctor did (a refusal counts as a miss), and the mean of that share per class."""
+    labels = model.manifest.label_ids
+    run = run_golden(model, items, max_bytes, max_pixels)
+    truth = [i.label for i in items if i.file not in run.failures]
+    hits = [
+        bool(ok) and labels[int(np.argmax(p))] == t
+        for p, ok, t in zip(run.probabilities, run.accepted, truth, strict=True)
+    ]
+    per_class = {
+        label: round(float(np.mean([h for h, t in zip(hits, truth, strict=True) if t == label])), 4)
+        for label in labels
+        if label in truth
+    }
+    return {
+        "cases": len(hits),
+        "agreement": round(float(np.mean(hits)), 4) if hits else 0.0,
+        "balanced": round(float(np.mean(list(per_class.values()))), 4) if per_class else 0.0,
+        "per_class": per_class,
+        "refused": int(sum(1 for ok in run.accepted if not ok)),
+    }
+
+
+def _check_reviewed(
+    run: _Run,
+    registry: Registry,
+    policy: Policy,
+    model: OnnxModel,
+    manifest: Manifest,
+    serving: Manifest | None,
+    cache_dir: Path,
+    threads: int,
+    max_bytes: int,
+    max_pixels: int,
+) -> str:
+    from .agreement import reviewed_items
+
+    items = [i for i in reviewed_items(registry.store, run.name) if i.label in manifest.label_ids]
+    out: dict[str, Any] = {"cases": len(items), "policy_max_regression": policy.reviewed_max_regression}
+    run.out["reviewed"] = out
+    if not items:
+        return "no reviewed films on this site"
+    out["candidate"] = reviewed_score(model, items, max_bytes, max_pixels)
+    if serving is not None:
+        try:
+            baseline = OnnxModel.load(registry.fetch(run.name, serving.version, cache_dir), threads=threads)
+            out["serving"] = {
+                "version": serving.version,
+                **reviewed_score(baseline, items, max_bytes, max_pixels),
+            }
+        except AppError as exc:
+            out["serving"] = {"version": serving.version, "error": exc.code}
+    if policy.reviewed_max_regression is None:
+        return f"scored on {len(items)} reviewed films (the policy does not require it)"
+    if len(items) < policy.reviewed_min_cases:
+        return f"{len(items)} reviewed films, fewer than the policy's {policy.reviewed_min_cases}: not judged"
+    base = out.get("serving") or {}
+    if "agreement" not in base:
+        return "no serving version to compare with on the reviewed films"
+    for key, zh in (("agreement", "与医生的一致率"), ("balanced", "按类别平均的一致率")):
+        drop = base[key] - out["candidate"][key]
+        if drop > policy.reviewed_max_regression:
+            raise Rejected(
+                "reviewed",
+                f"on {len(items)} films reviewed by this site's doctors, {key} {out['candidate'][key]:.3f} "
+                f"is worse than the serving version {base['version']} ({base[key]:.3f}) by more than "
+                f"{policy.reviewed_max_regression:.3f}.",
+                f"在本站医生审阅的 {len(items)} 张片子上，{zh} {out['candidate'][key]:.3f} 比正在服务的版本 "
+                f"{base['version']}（{base[key]:.3f}）下降超过 {policy.reviewed_max_regression:.3f}。",
+                metric=f"reviewed_{key}",
+                value=out["candidate"][key],
+                serving=base[key],
+            )
+    return f"compared with serving version {base['version']} on {len(items)} reviewed films"
 
 
 def _check_input_gate(metrics: dict[str, Any], run: GoldenRun, manifest: Manifest, policy: Policy) -> None:

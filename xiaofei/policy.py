@@ -44,6 +44,11 @@ class Policy:
     min_rejection_rate: float | None = 0.95  # issue 7's target on out-of-domain images
     max_p95_ms: float = 1000.0
     max_model_bytes: int = 100_000_000
+    # The site's reviewed films (doctors' reads): null → scored and reported, never a reason to reject;
+    # a fraction → agreement with the doctors and its class-balanced form may drop at most this much
+    # below the serving version's on the same films, once there are reviewed_min_cases of them.
+    reviewed_max_regression: float | None = None
+    reviewed_min_cases: int = 30
     rollout: Rollout = field(default_factory=Rollout)
 
     def recall_floor(self, label: str) -> float:
@@ -68,6 +73,14 @@ class Policy:
         values["max_model_bytes"] = int(
             _positive(data.get("max_model_bytes", base.max_model_bytes), "max_model_bytes")
         )
+        reviewed = data.get("reviewed_max_regression", base.reviewed_max_regression)
+        values["reviewed_max_regression"] = (
+            None if reviewed is None else _fraction(reviewed, "reviewed_max_regression")
+        )
+        cases = data.get("reviewed_min_cases", base.reviewed_min_cases)
+        if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
+            raise _policy_field("reviewed_min_cases")
+        values["reviewed_min_cases"] = cases
         recall = data.get("min_recall", base.min_recall)
         if isinstance(recall, (int, float)) and not isinstance(recall, bool):
             recall = {"*": recall}

@@ -9,6 +9,7 @@
     xiaofei model golden NAME DIR            replace the golden set
     xiaofei model policy NAME [FILE]         show, or replace, the policy
     xiaofei model audit [--model NAME] [--limit N]
+    xiaofei model agreement NAME [--version V] [--since DATE] [--out DIR]   model vs the site's doctors
 
 Every change is recorded in the audit log with ``by`` = ``$USER`` (or ``cli``) and ``--reason``. The store
 is the one ``XIAOFEI_STORAGE`` names, exactly as the functions see it.
@@ -66,6 +67,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     audit = add("audit", "the newest audit entries")
     audit.add_argument("--model")
     audit.add_argument("--limit", type=int, default=20)
+
+    from .review_cli import add_agreement_arguments
+
+    add_agreement_arguments(add("agreement", "agreement with the site's doctors, per version (a report)"))
 
     for sub in (publish, evaluate, promote, rollback, golden, policy):
         sub.add_argument("--reason", default="", help="why (kept in the audit log)")
@@ -221,7 +226,14 @@ _ACTIONS = {
     "golden": _golden,
     "policy": _policy,
     "audit": _audit,
+    "agreement": lambda app, registry, args: _agreement(app, args),
 }
+
+
+def _agreement(app: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from .review_cli import run_agreement
+
+    return run_agreement(app, args)
 
 
 # ------------------------------------------------------------------------------------------- printing
@@ -270,6 +282,11 @@ def _text(command: str, result: dict[str, Any]) -> str:
         return "\n".join(lines)
     if command == "evaluate":
         return _evaluation_text(result["evaluation"])
+    if command == "agreement":
+        files = result["report"]
+        return result["text"] + (
+            f"\nreport: {files['html']}" if files else "\n(no plot: matplotlib is missing)"
+        )
     if command in ("promote", "rollback"):
         return _pointer_line(result["pointer"]) + (
             f"\nSCF: {json.dumps(result['scf'])}" if "scf" in result else ""

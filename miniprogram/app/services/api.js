@@ -218,7 +218,11 @@ function createApi(options = {}) {
     }
   }
 
+  // Share links, consent and the doctor's read (services/review-api.js), on the same `call`.
+  const review = require('./review-api.js').createReviewApi({call, checkId, historyName: config.functions.history})
+
   return {
+    ...review,
     uploadImage,
     predict,
     listHistory,

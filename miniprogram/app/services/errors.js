@@ -37,6 +37,46 @@ const MESSAGES = {
     en: 'The image has too many pixels. Please use a smaller one.',
     retryable: false,
   },
+  not_reviewer: {
+    zh: '只有本站名单中的审阅医生才能查看分享的记录。',
+    en: 'Only doctors on this site\'s reviewer list can open shared records.',
+    retryable: false,
+  },
+  invalid_share: {
+    zh: '分享链接无效，请让患者重新分享。',
+    en: 'This share link is not valid. Ask the patient to share again.',
+    retryable: false,
+  },
+  share_claimed: {
+    zh: '该分享链接已被另一位医生打开。',
+    en: 'This share link has already been opened by another doctor.',
+    retryable: false,
+  },
+  record_not_ready: {
+    zh: '这条记录还没有分析完成，请稍后再试。',
+    en: 'This record is not finished yet. Please try again shortly.',
+    retryable: true,
+  },
+  share_expired: {
+    zh: '分享链接已过期，请让患者重新分享。',
+    en: 'This share link has expired. Ask the patient for a new one.',
+    retryable: false,
+  },
+  share_revoked: {
+    zh: '患者已撤回该分享链接。',
+    en: 'The patient has withdrawn this share link.',
+    retryable: false,
+  },
+  gone: {
+    zh: '该内容已不再可用。',
+    en: 'This is no longer available.',
+    retryable: false,
+  },
+  too_many_shares: {
+    zh: '这条记录的有效分享链接已达上限，请先撤回一个。',
+    en: 'This record has too many open share links. Withdraw one first.',
+    retryable: false,
+  },
   unauthorized: {
     zh: '无法确认你的身份，请关闭并重新打开小程序。',
     en: 'We could not confirm who you are. Please close and reopen the mini program.',
@@ -167,6 +207,8 @@ const BACKEND_CODES = [
   'image_too_large', 'unauthorized', 'forbidden', 'not_found', 'method_not_allowed', 'conflict',
   'unknown_action', 'unknown_model', 'invalid_manifest',
   'model_unavailable', 'storage_unavailable', 'unavailable', 'internal_error',
+  'not_reviewer', 'invalid_share', 'share_claimed', 'share_expired', 'share_revoked', 'gone',
+  'record_not_ready', 'too_many_shares',
 ]
 
 class ApiError {

@@ -148,6 +148,7 @@ function historyItem(record) {
     demo: Boolean(model.demo),
     thumb: urlOf(record.image),
     dateText: dateText(record.created_at),
+    reviewed: Boolean(record.review),
   }
 }
 

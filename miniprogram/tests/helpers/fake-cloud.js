@@ -83,6 +83,9 @@ function createFakeCloud() {
     // uploadFile behaviour: 'ok' | 'fail' | 'network' | 'hang'
     upload: 'ok',
     progressSteps: [10, 55, 100],
+    // The doctor's read: whether the caller is on the reviewer list, and their reviewer code.
+    reviewer: false,
+    reviewerCode: 'c0ffee00c0ffee00c0ffee00c0ffee00',
   }
 
   function addRecord(record) {
@@ -167,11 +170,74 @@ function createFakeCloud() {
       if (!records.delete(data.id)) return errorBody('not_found', 404)
       return {deleted: data.id}
     },
+    'history:share'(data) {
+      const record = records.get(data.id)
+      if (!record) return errorBody('not_found', 404)
+      if (record.status !== 'done') return errorBody('record_not_ready', 409)
+      counter += 1
+      const share = {id: makeId(counter), created_at: '2026-12-03T10:00:00.000Z', expires_at: '2099-01-01T00:00:00.000Z', revoked_at: null}
+      record.shares = [...(record.shares || []), share]
+      const token = `tok.${record.id}.${share.id}`
+      return {share: {id: share.id, record: record.id, expires_at: share.expires_at}, token,
+        url: `http://127.0.0.1:8000/review.html#share=${token}`, mp_path: `/pages/review/index?share=${token}`}
+    },
+    'history:unshare'(data) {
+      const record = records.get(data.id)
+      const share = record && (record.shares || []).find((s) => s.id === data.share_id)
+      if (!share) return errorBody('not_found', 404)
+      share.revoked_at = share.revoked_at || '2026-12-03T11:00:00.000Z'
+      return {revoked: share.id}
+    },
+    'history:consent'(data) {
+      const record = records.get(data.id)
+      if (!record) return errorBody('not_found', 404)
+      if (typeof data.export !== 'boolean') return errorBody('bad_request', 400)
+      record.consent = {export: data.export, at: '2026-12-03T10:00:00.000Z'}
+      return {id: record.id, consent: record.consent}
+    },
+    'history:reviewer'() {
+      return {code: cloud.reviewerCode, reviewer: cloud.reviewer, name: cloud.reviewer ? 'Dr Li' : null}
+    },
+    'history:shared'(data) {
+      const found = sharedOf(data.share)
+      if (found.error) return found
+      const {record, share} = found
+      const view = publicOf(record)
+      delete view.shares
+      delete view.consent
+      const labels = record.probabilities.map((p) => ({id: p.label, zh: p.label_zh, en: p.label_en}))
+      return {record: view, labels, share: {id: share.id, expires_at: share.expires_at}, verdicts: ['agree', 'label', 'cannot_tell']}
+    },
+    'history:review'(data) {
+      const found = sharedOf(data.share)
+      if (found.error) return found
+      const {record, share} = found
+      if (!['agree', 'label', 'cannot_tell'].includes(data.verdict)) return errorBody('bad_request', 400)
+      const ids = record.probabilities.map((p) => p.label)
+      if (data.verdict === 'label' && !ids.includes(data.label)) return errorBody('bad_request', 400)
+      const label = data.verdict === 'agree' ? record.label : data.verdict === 'label' ? data.label : null
+      record.review = {verdict: data.verdict, label, note: (data.note || '').trim(), by: 'Dr Li', at: '2026-12-03T12:00:00.000Z',
+        share: share.id, model_label: record.label}
+      return {review: record.review}
+    },
     'history:delete_all'() {
       const n = records.size
       records.clear()
       return {deleted: n}
     },
+  }
+
+  /** The record and share a share token names, or an error body (the backend's order of checks). */
+  function sharedOf(token) {
+    if (!cloud.reviewer) {
+      return {error: {code: 'not_reviewer', status: 403, message: {en: 'en', zh: '中文'}, details: {reviewer_code: cloud.reviewerCode}}}
+    }
+    const [kind, recordId, shareId] = String(token || '').split('.')
+    const record = records.get(recordId)
+    const share = record && (record.shares || []).find((s) => s.id === shareId)
+    if (kind !== 'tok' || !share) return record || kind !== 'tok' ? errorBody('invalid_share', 403) : errorBody('not_found', 404)
+    if (share.revoked_at) return errorBody('share_revoked', 410)
+    return {record, share}
   }
 
   function publicOf(record) {
