@@ -57,10 +57,16 @@ if mode != "onnx":
     from model.pipeline.nets import load_torch_model
     net = load_torch_model(os.path.join(os.environ["XF_ROOT"], "model", "pneumonia")).eval()
     from xiaofei.inference import RawOutput
+    from xiaofei import imaging as _im
+    # The gate's kind model is in the ONNX graph only (weights.pt holds the diagnostic net): the torch
+    # baselines reuse its output for this image, computed once here, so they do less work than serving.
+    _image = _im.decode(open(image_path, "rb").read(), min_side=512).image
+    _batch, _ = _im.preprocess(_image, model.manifest.input)
+    kind = model.run(_batch).kind
     def run(batch):
         with torch.no_grad():
             logits, features = net(torch.from_numpy(batch))
-        return RawOutput(logits[0].numpy(), features[0].numpy())
+        return RawOutput(logits[0].numpy(), features[0].numpy(), kind)
     model.run = run
 if mode == "torch":
     from PIL import Image, ImageOps
@@ -77,13 +83,15 @@ if mode == "torch":
         pixels = pixels.reshape(1, image.height, image.width, -1).permute(0, 3, 1, 2) / spec.scale
         scale = min(spec.width / image.width, spec.height / image.height)
         nw, nh = round(image.width * scale), round(image.height * scale)
+        if spec.resize == "stretch":  # as the model was trained: squashed to the square
+            nw, nh = spec.width, spec.height
         content = F.interpolate(pixels, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
         box = Box((spec.height - nh) // 2, (spec.width - nw) // 2, nh, nw)
         canvas = torch.full((1, spec.channels, spec.height, spec.width), spec.background / spec.scale)
         canvas[:, :, box.top:box.top + nh, box.left:box.left + nw] = content
         raw = model.run(((canvas - mean) / std).numpy())
         result = model.classify(raw.logits)
-        quality.assess(image, raw.pooled, raw.logits, model.manifest)
+        quality.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
         cam = model.cam(raw.features, result.top)
         return result, render_layer(image.size, cam, box, (spec.height, spec.width))
 data = open(image_path, "rb").read()
