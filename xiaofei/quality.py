@@ -28,12 +28,14 @@ The checks run in this order and the first failure is the reason:
 
 With a *kind model* (``quality.kind_model``: a small network in the same ONNX graph, output
 ``manifest.kind_output``, trained by ``model/pipeline/kind.py`` on images of the kind against images of
-other kinds) the kind is its decision instead: after checks 1–4, a colour statistic below its range or
-P(kind) below ``kind_model.threshold`` is the refusal; then ``too_dark`` (dark fraction), the exposure and
-the contrast. The diagnostic model's Mahalanobis and energy scores no longer refuse: beyond their
-thresholds they add the warning ``outside_training_data`` (the image is of the right kind but far from
-the training population, e.g. an adult's film for a model trained on children; its text comes from
-``kind_model.population_warning``).
+other kinds) the kind is its decision instead: after checks 1–4, a colour statistic below its range is
+the refusal; for skin (told by colour, which bad light drains) the exposure comes next; then P(kind)
+below ``kind_model.threshold`` is the refusal; then ``too_dark`` (dark fraction), the exposure and the
+contrast. The diagnostic model's Mahalanobis and energy scores no longer refuse: beyond their warn levels
+they add the warning ``outside_training_data`` (the image is of the right kind but far from the training
+population, e.g. an adult's film for a model trained on children; its text comes from
+``kind_model.population_warning``). It is a distance on the diagnostic features, not a trained detector
+of age or machine: it catches some such films, not all.
 
 So a black or white film is ``too_dark`` / ``too_bright`` and so is a dim or overexposed skin photo,
 while a white page of text or a screenshot, which keeps its contrast, is ``not_a_radiograph``.

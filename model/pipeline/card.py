@@ -206,11 +206,14 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             lines[0],
             "",
             f"> **Not clinically validated.** Trained on real films of one population: {who.get('en', '')}. "
-            "An adult's film, another hospital's machine or a photo of a film is read with an "
-            "`outside_training_data` warning. A doctor must read every film.",
+            "A film far from the training films (by the model's own features) is answered with an "
+            "`outside_training_data` warning, but the warning does not catch every adult film, other "
+            "machine or photo of a film (see the real-data table below): its absence does not mean the "
+            "film is like the training films. A doctor must read every film.",
             ">",
             f"> **未经临床验证。** 训练数据为单一人群的真实胸片：{who.get('zh', '')}。"
-            "成人胸片、其他医院设备拍摄的片子或翻拍的胶片会附带 `outside_training_data` 警告。"
+            "与训练胸片差别大（按模型自身特征衡量）的片子会附带 `outside_training_data` 警告，"
+            "但该警告并不能识别所有成人胸片、其他设备的片子或翻拍的胶片（见下方真实数据表）：没有警告不代表片子与训练数据相似。"
             "每张胸片都须由医生阅读。",
             "",
             *lines[2:],
