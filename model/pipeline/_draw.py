@@ -6,6 +6,8 @@ so that every image is a pure function of its seed.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -137,3 +139,13 @@ def blob(
 
 def to_uint8(a: Array) -> Array:
     return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def jpeg_roundtrip(img: Image.Image, quality: int) -> Image.Image:
+    """``img`` as it comes back from a JPEG file of that quality (a capture's compression artefacts)."""
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out

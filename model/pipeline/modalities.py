@@ -15,13 +15,12 @@ Two halves, both pure functions of an ``np.random.Generator``:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._draw import fractal_noise, gaussian_blur, grid, smoothstep, to_uint8
+from ._draw import fractal_noise, gaussian_blur, grid, jpeg_roundtrip, smoothstep, to_uint8
 
 Array = np.ndarray
 MODALITY_KINDS = ("ct", "mri", "ultrasound", "mammogram", "limb", "skull")
@@ -242,12 +241,7 @@ def photo_of_film(film: Image.Image, rng: np.random.Generator) -> Image.Image:
     noise = rng.standard_normal((hh, ww, 3), dtype=np.float32) * np.float32(0.015)
     rgb = np.clip(a[..., None] * tint[None, None, :] + noise, 0, 1)
     img = Image.fromarray(to_uint8(rgb.astype(np.float32)), "RGB")
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=int(rng.integers(60, 93)))
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
+    return jpeg_roundtrip(img, int(rng.integers(60, 93)))
 
 
 def burn_in(film: Image.Image, rng: np.random.Generator) -> Image.Image:

@@ -12,13 +12,12 @@ rejection rate on another, plus real photos when scikit-image's bundled samples 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ._draw import fractal_noise, gaussian_blur, grid, to_uint8, value_noise
+from ._draw import fractal_noise, gaussian_blur, grid, jpeg_roundtrip, to_uint8, value_noise
 from .synthetic import CHEST_LABELS, SKIN_LABELS, _size, make_chest_xray, make_skin
 
 # kind → the refusal reason the gate should give (per model family).
@@ -375,9 +374,4 @@ def capture_variant(img: Image.Image, rng: np.random.Generator, *, colour_cast: 
         canvas = Image.new(img.mode, frame, fill if img.mode == "L" else (fill, fill, fill))
         canvas.paste(img, ((frame[0] - w) // 2, (frame[1] - h) // 2))
         img = canvas
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=int(rng.integers(50, 96)))
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
+    return jpeg_roundtrip(img, int(rng.integers(50, 96)))
