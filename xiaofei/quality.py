@@ -431,10 +431,16 @@ def assess(
     return decide(stats, pooled_features, logits, manifest, kind_logits)
 
 
+def kind_probabilities(kind_logits: np.ndarray) -> np.ndarray:
+    """P(target) per row of the kind model's (target, other) logits, [N, 2] (or [2]) → [N]. The pipeline
+    fits the threshold on this same function."""
+    z = np.asarray(kind_logits, dtype=np.float64).reshape(-1, 2)
+    return np.asarray(1.0 / (1.0 + np.exp(np.clip(z[:, 1] - z[:, 0], -60, 60))))
+
+
 def kind_probability(kind_logits: np.ndarray) -> float:
-    """P(target) from the kind model's (target, other) logits."""
-    z = np.asarray(kind_logits, dtype=np.float64).ravel()
-    return float(1.0 / (1.0 + np.exp(np.clip(z[1] - z[0], -60, 60))))
+    """P(target) from one image's (target, other) logits."""
+    return float(kind_probabilities(kind_logits)[0])
 
 
 def decide(
@@ -567,6 +573,7 @@ __all__ = [
     "decide",
     "energy",
     "image_stats",
+    "kind_probabilities",
     "kind_probability",
     "mahalanobis",
     "parse_config",

@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from xiaofei.manifest import InputSpec, Manifest
+from xiaofei.quality import kind_probabilities
 
 from . import calibrate, evaluate, gate, nets
 from . import kind as kindgate
@@ -334,8 +335,8 @@ def train_kind(
             progress=tc.progress,
         ),
     )
-    p_val = kindgate.p_target(predict(net, val_pos, spec, progress=False)[0])
-    p_neg = kindgate.p_target(predict(net, neg_val, spec, progress=False)[0])
+    p_val = kind_probabilities(predict(net, val_pos, spec, progress=False)[0])
+    p_neg = kind_probabilities(predict(net, neg_val, spec, progress=False)[0])
     threshold = kindgate.fit_threshold(p_val)
     report = {
         "threshold": threshold,

@@ -121,14 +121,6 @@ def negative_jobs(
     return jobs
 
 
-def p_target(kind_logits: np.ndarray) -> np.ndarray:
-    """Softmax probability of "target" per row of (target, other) logits."""
-    z = np.asarray(kind_logits, np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e[:, 0] / e.sum(axis=1)
-
-
 def fit_threshold(p_positive: np.ndarray, quantile: float = 0.995, cap: float = 0.5) -> float:
     """Accept at least ``quantile`` of the positive validation images, never demanding more than ``cap``."""
     low = float(np.quantile(np.asarray(p_positive, np.float64), 1 - quantile))
