@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -42,24 +41,10 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 
 def camera_photo(path: Path) -> Path:
     """A 12 MP phone JPEG (noise like a sensor's, so it weighs what a camera's does)."""
-    import numpy as np
-    from PIL import Image
-
     sys.path.insert(0, str(ROOT))
-    from tests.imagegen import metadata_exif
+    from tests.imagegen import phone_photo
 
-    w, h = 4000, 3000
-    rng = np.random.default_rng(12)
-    x = np.linspace(0, 255, w, dtype=np.float32)
-    y = np.linspace(0, 255, h, dtype=np.float32)[:, None]
-    noise = rng.integers(0, 40, size=(h, w), dtype=np.uint8)
-    r = (x * 0.6 + y * 0.3).astype(np.uint8) + noise
-    g = np.broadcast_to((y * 0.8).astype(np.uint8), (h, w)) + noise // 2
-    b = np.broadcast_to((255 - x * 0.7).astype(np.uint8), (h, w)) + noise // 3
-    image = Image.merge("RGB", [Image.fromarray(np.ascontiguousarray(c)) for c in (r, g, b)])
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=90, exif=metadata_exif(6).tobytes())
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(phone_photo(noise_level=40, quality=90))
     return path
 
 

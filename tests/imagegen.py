@@ -236,19 +236,20 @@ def exif_jpeg(upright: Image.Image | None = None, orientation: int = 1, *, metad
     return encode(stored, "jpeg", **options)
 
 
-@lru_cache(maxsize=1)
-def phone_photo() -> bytes:
-    """A 12 MP (4000×3000 stored) phone-camera JPEG, orientation 6: upright it is 3000×4000 portrait."""
+@lru_cache(maxsize=2)
+def phone_photo(noise_level: int = 24, quality: int = 85) -> bytes:
+    """A 12 MP (4000×3000 stored) phone-camera JPEG, orientation 6: upright it is 3000×4000 portrait.
+    More ``noise_level`` (sensor-like noise) makes the file weigh more, as a real camera's does."""
     w, h = 4000, 3000
     rng = np.random.default_rng(12)
     x = np.linspace(0, 255, w, dtype=np.float32)
     y = np.linspace(0, 255, h, dtype=np.float32)[:, None]
-    noise = rng.integers(0, 24, size=(h, w), dtype=np.uint8)
+    noise = rng.integers(0, noise_level, size=(h, w), dtype=np.uint8)
     r = (x * 0.6 + y * 0.3).astype(np.uint8) + noise
     g = np.broadcast_to((y * 0.8).astype(np.uint8), (h, w)) + noise // 2
     b = np.broadcast_to((255 - x * 0.7).astype(np.uint8), (h, w)) + noise // 3
     image = Image.merge("RGB", [Image.fromarray(np.ascontiguousarray(c)) for c in (r, g, b)])
-    return encode(image, "jpeg", quality=85, exif=metadata_exif(6).tobytes())
+    return encode(image, "jpeg", quality=quality, exif=metadata_exif(6).tobytes())
 
 
 def dicom(
