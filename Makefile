@@ -15,7 +15,7 @@ DEV_LOCK = infra/dev-lock-$(CPTAG).txt
 #   make test PIP_TORCH=--extra-index-url=https://download.pytorch.org/whl/cpu
 PIP_TORCH ?=
 
-.PHONY: run test lint typecheck unit miniprogram-test models demo-models package bench clean
+.PHONY: run test quick lint typecheck unit miniprogram-test models demo-models package bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,7 +43,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check xiaofei functions model tests benchmarks infra
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy --strict xiaofei functions
+	$(BIN)/mypy model infra benchmarks
 
 unit: $(STAMP)
 	$(BIN)/pytest
@@ -58,6 +59,10 @@ miniprogram-test: $(MP_STAMP)
 	cd miniprogram && npm test --silent
 
 test: lint typecheck unit miniprogram-test
+
+# The inner loop: unit tests without training, fuzzing, package builds, shared/data or browsers (< 1 min).
+quick: $(STAMP)
+	$(BIN)/pytest -m "not slow and not e2e" -x
 
 # The bundled packages from ../shared/data: pneumonia trained on the real films (about 45 minutes here),
 # then the skin demo (synthetic training images) with its input gate fitted on real photos too.

@@ -56,7 +56,7 @@ if mode != "onnx":
     torch.set_num_threads(1)
     from model.pipeline.nets import load_torch_model
     net = load_torch_model(os.path.join(os.environ["XF_ROOT"], "model", "pneumonia")).eval()
-    from xiaofei.inference import RawOutput
+    from xiaofei.inference.onnx_model import RawOutput
     from xiaofei import imaging as _im
     # The gate's kind model is in the ONNX graph only (weights.pt holds the diagnostic net): the torch
     # baselines reuse its output for this image, computed once here, so they do less work than serving.
@@ -71,8 +71,8 @@ if mode != "onnx":
 if mode == "torch":
     from PIL import Image, ImageOps
     from xiaofei import quality
-    from xiaofei.heatmap import render_layer
-    from xiaofei.imaging import Box
+    from xiaofei.imaging.heatmap import render_layer
+    from xiaofei.imaging.image_io import Box
     spec = model.manifest.input
     mean = torch.tensor(spec.mean).view(1, -1, 1, 1)
     std = torch.tensor(spec.std).view(1, -1, 1, 1)
@@ -169,12 +169,12 @@ def decode_costs(path: Path, runs: int, block: int = 5) -> tuple[float, float]:
     """
     from PIL import Image
 
-    from xiaofei import imaging
+    from xiaofei.imaging import image_io
 
     data = path.read_bytes()
 
     def draft() -> None:
-        imaging.decode(data, min_side=512)
+        image_io.decode(data, min_side=512)
 
     def full() -> None:
         with Image.open(io.BytesIO(data)) as im:

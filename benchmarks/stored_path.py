@@ -49,7 +49,7 @@ def make_images(folder: Path) -> dict[str, bytes]:
     xray = make_chest_xray("bacterial", rng)
     xray = xray if isinstance(xray, Image.Image) else Image.fromarray(np.asarray(xray))
     buf = io.BytesIO()
-    xray.convert("L").resize((1024, 1024), Image.Resampling.BILINEAR).save(buf, "JPEG", quality=90)
+    xray.convert("L").resize((1024, 1024), Image.Resampling.BILINEAR).save(buf, "JPEG", input_gate=90)
     return {"1 MP X-ray": buf.getvalue(), "12 MP photo": imagegen.phone_photo()}
 
 
@@ -57,26 +57,27 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
     """The obvious pipeline: decode everything, work on the full image, re-encode it for storage."""
     from PIL import Image, ImageOps
 
-    from xiaofei import imaging, quality
-    from xiaofei.heatmap import render_layer
-    from xiaofei.history import keys_for
     from xiaofei.ids import new_id, now_iso
+    from xiaofei.imaging import image_io
+    from xiaofei.imaging.heatmap import render_layer
+    from xiaofei.inference import input_gate
+    from xiaofei.records.history import keys_for
 
     model = app.models.get("pneumonia", caller.uid)
     spec = model.manifest.input
     with Image.open(io.BytesIO(data)) as im:
         image = ImageOps.exif_transpose(im).convert("L" if spec.channels == 1 else "RGB")
-    batch, box = imaging.preprocess(image, spec)
+    batch, box = image_io.preprocess(image, spec)
     raw = model.run(batch)
     result = model.classify(raw.logits)
-    report = quality.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
+    report = input_gate.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
     cam = model.cam(raw.features, result.top)
     heatmap = render_layer(image.size, cam, box, (spec.height, spec.width))
     w, h = image.size
     scale = 1024 / max(w, h)
     small = image.resize((round(w * scale), round(h * scale)), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    small.save(out, "JPEG", quality=88, optimize=True)
+    small.save(out, "JPEG", input_gate=88, optimize=True)
     record_id = new_id()
     keys = keys_for(caller.uid, record_id)
     app.store.put(keys["image"], out.getvalue(), "image/jpeg")
@@ -89,10 +90,10 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
 
 def measure(runs: int) -> dict[str, dict[str, list[float]]]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from xiaofei import service
     from xiaofei.app import App
     from xiaofei.config import Settings
     from xiaofei.identity import Caller
+    from xiaofei.usecases import service
 
     # The folder store in memory where there is a tmpfs: the CPU work is measured, not this disk.
     shm = Path("/dev/shm")
@@ -134,7 +135,7 @@ def p(values: list[float], q: float) -> float:
 
 
 def report(times: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, by_path in times.items():
         for path, values in by_path.items():
             rows.append({"image": name, "path": path, "p50": p(values, 0.5), "p95": p(values, 0.95)})

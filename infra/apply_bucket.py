@@ -81,8 +81,8 @@ def render_policies(values: dict[str, str]) -> dict[str, Any]:
 
 
 def make_client(bucket: str, region: str, endpoint: str | None, addressing: str) -> Any:
-    """An S3 client for COS, built the way the functions build theirs (xiaofei.storage)."""
-    from xiaofei.storage import make_s3_client, parse_s3_url
+    """An S3 client for COS, built the way the functions build theirs (xiaofei.storage.open)."""
+    from xiaofei.storage.open import make_s3_client, parse_s3_url
 
     query = {
         "region": region,

@@ -21,8 +21,8 @@ from .zips import extract, tree_files, write_zip
 ROOT = Path(__file__).resolve().parent.parent
 SERVERLESS_YML = ROOT / "serverless.yml"
 
-# The files of a bundled model package a function ships ("name/" is a folder). Whichever function first
-# sees a fresh store publishes the bundled packages as the first versions (xiaofei.registry.bootstrap:
+# The files of a bundled model package a function ships ("name/" is a folder). Whichever function first sees
+# a fresh store publishes the bundled packages as the first versions (xiaofei.lifecycle.registry.bootstrap:
 # model, manifest, policy, model card, reliability plot), so predict and model_update ship the same
 # set; model_update adds the golden set its evaluation gate publishes. history serves no model.
 REQUIRED_MODEL_FILES = ("model.onnx", "manifest.json")

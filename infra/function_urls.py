@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--dry-run", action="store_true", help="list what would be done (still reads)")
     args = parser.parse_args(argv)
-    from xiaofei.rollout_scf import make_client
+    from xiaofei.adapters.rollout_scf import make_client
 
     client = make_client(args.region)
     for entry in apply(client, args.stage, args.namespace, dry_run=args.dry_run):

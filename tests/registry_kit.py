@@ -21,8 +21,8 @@ import pytest
 from tests.conftest import make_settings
 from xiaofei.config import Settings
 from xiaofei.errors import StorageUnavailable
-from xiaofei.registry import Pointer, Registry
-from xiaofei.storage import ObjectStore
+from xiaofei.lifecycle.registry import Pointer, Registry
+from xiaofei.storage.open import ObjectStore
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,9 +20,9 @@ from model.pipeline.export import check_onnx, export_onnx
 from model.pipeline.specs import PNEUMONIA, SKIN
 from model.pipeline.synthetic import make_chest_xray
 from model.pipeline.train import TrainConfig
-from xiaofei import imaging
-from xiaofei.inference import OnnxModel
-from xiaofei.manifest import InputSpec
+from xiaofei.imaging import image_io
+from xiaofei.inference.manifest import InputSpec
+from xiaofei.inference.onnx_model import OnnxModel
 
 
 def _torchvision_works() -> bool:
@@ -33,9 +33,10 @@ def _torchvision_works() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(
-    not _torchvision_works(), reason="torchvision does not import beside this torch"
-)
+pytestmark = [  # slow: trains torchvision backbones
+    pytest.mark.slow,
+    pytest.mark.skipif(not _torchvision_works(), reason="torchvision does not import beside this torch"),
+]
 
 # Small inputs keep the tests quick; inception_v3 needs at least 75 px.
 SIZES = {name: 96 for name in nets.TORCHVISION} | {"inception_v3": 128}
@@ -131,7 +132,7 @@ def test_tiny_build_with_a_torchvision_backbone_serves(task: object, tmp_path: P
     model = OnnxModel.load(config.out, threads=1)
     assert model.manifest.raw["training"]["backbone"] == "mobilenet_v3_small"
     image = make_chest_xray("viral", np.random.default_rng(0), size=(300, 260))
-    batch, _ = imaging.preprocess(image, model.manifest.input)
+    batch, _ = image_io.preprocess(image, model.manifest.input)
     raw = model.run(batch)
     result = model.classify(raw.logits)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-5

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xiaofei.quality import MESSAGES as REFUSAL_MESSAGES
+from xiaofei.inference.input_gate import MESSAGES as REFUSAL_MESSAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_DIRS = (ROOT / "xiaofei", ROOT / "functions")
@@ -24,8 +24,8 @@ SERVER_DIRS = (ROOT / "xiaofei", ROOT / "functions")
 # predict / history calls or HTTP routes the clients use; a client that meets one anyway shows the
 # server's own bilingual message. Each entry says where the code comes from.
 OPERATOR_ONLY = {
-    "invalid_policy": "xiaofei/policy.py (registry gate, model-update job, registry CLI)",
-    "rollout_failed": "xiaofei/rollout_scf.py (model-update job)",
+    "invalid_policy": "xiaofei/lifecycle/policy.py (registry gate, model-update job, registry CLI)",
+    "rollout_failed": "xiaofei/adapters/rollout_scf.py (model-update job)",
 }
 
 # (file, const): each client table of error codes, and of refusal reasons.

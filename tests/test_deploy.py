@@ -293,7 +293,7 @@ def test_api_gateway_instance_is_what_the_apigateway_component_reads() -> None:
 
 
 def test_api_gateway_alternative_covers_every_http_route() -> None:
-    from xiaofei.api import ROUTES
+    from xiaofei.adapters.http_api import ROUTES
 
     apis = APIGW_DOC["inputs"]["endpoints"]
     # Every route the backend answers is reachable: its method and a matching path template.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from xiaofei.api import HttpResponse
+from xiaofei.adapters.http_api import HttpResponse
+from xiaofei.adapters.scf import cos_keys, http_request_from_event, integrated_response, kind_of
 from xiaofei.errors import BadRequest
-from xiaofei.events import cos_keys, http_request_from_event, integrated_response, kind_of
 
 APIGW = {
     "requestContext": {
@@ -148,9 +148,9 @@ class _Records(logging.Handler):
 
 @pytest.fixture
 def handled() -> Any:
-    """The "handled" records of xiaofei.events (the JSON handler replaces the root's, so listen here)."""
+    """The "handled" records of xiaofei.adapters.scf (the JSON handler replaces the root's: listen here)."""
     listener = _Records()
-    logger = logging.getLogger("xiaofei.events")
+    logger = logging.getLogger("xiaofei.adapters.scf")
     logger.addHandler(listener)
     yield lambda: [r for r in listener.records if r.getMessage() == "handled"]
     logger.removeHandler(listener)
@@ -158,7 +158,7 @@ def handled() -> Any:
 
 def test_handled_line_carries_status_and_error_code(app: Any, handled: Any) -> None:
     from tests.conftest import wx_context
-    from xiaofei.events import handle
+    from xiaofei.adapters.scf import handle
 
     # GIVEN a good request, an HTTP request that fails, a cloud call that fails, and a non-object event
     ok = {"httpMethod": "GET", "path": "/healthz", "headers": {}, "queryString": {}, "body": ""}
@@ -177,13 +177,13 @@ def test_handled_line_carries_status_and_error_code(app: Any, handled: Any) -> N
 def test_handled_line_counts_an_escaped_exception_as_internal_error(
     app: Any, handled: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xiaofei import events
+    from xiaofei.adapters import scf
 
     def boom(*_: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(events._HANDLERS, "timer", boom)
+    monkeypatch.setitem(scf._HANDLERS, "timer", boom)
     with pytest.raises(RuntimeError):
-        events.handle("model_update", {"Type": "Timer"}, {}, app)
+        scf.handle("model_update", {"Type": "Timer"}, {}, app)
     (line,) = handled()
     assert (line.status, line.error_code) == (500, "internal_error")  # type: ignore[attr-defined]

@@ -19,13 +19,15 @@ from model.pipeline.data import read_folders
 from tests import films
 from tests.conftest import SECRET, wx_context
 from tests.registry_kit import BUNDLED, degrade_onnx, settings, variant
-from xiaofei import audit, cli, reviews
-from xiaofei.agreement import figures, wilson
+from xiaofei.adapters import cli
 from xiaofei.app import App, set_app
-from xiaofei.export import GROUP_PATTERN
-from xiaofei.gate import evaluate
 from xiaofei.ids import new_id
-from xiaofei.registry import Registry
+from xiaofei.lifecycle.evaluation import evaluate
+from xiaofei.lifecycle.registry import Registry
+from xiaofei.records import audit
+from xiaofei.usecases import reviews
+from xiaofei.usecases.agreement import figures, wilson
+from xiaofei.usecases.export import GROUP_PATTERN
 
 DOCTOR = "oDoctor-export-01"
 
@@ -273,7 +275,8 @@ def test_the_gate_scores_candidates_on_the_sites_reviewed_films(tmp_path: Path) 
     ],
 )
 def test_bad_reviewed_policy_fields_are_refused(bad: dict[str, Any]) -> None:
-    from xiaofei.policy import Policy, PolicyError
+    from xiaofei.errors import PolicyError
+    from xiaofei.lifecycle.policy import Policy
 
     with pytest.raises(PolicyError) as info:
         Policy.parse(bad)

@@ -11,9 +11,9 @@ import pytest
 
 from tests.registry_kit import degrade_onnx, set_input_dims, settings, truncate, variant
 from xiaofei.app import App
-from xiaofei.gate import CHECKS, evaluate
-from xiaofei.model_update import update_model
-from xiaofei.registry import Registry
+from xiaofei.lifecycle.evaluation import CHECKS, evaluate
+from xiaofei.lifecycle.registry import Registry
+from xiaofei.lifecycle.update import update_model
 
 
 @pytest.fixture

@@ -13,10 +13,17 @@ import pytest
 from PIL import Image
 
 from model.pipeline.synthetic import make_chest_xray
-from xiaofei import imaging
-from xiaofei.heatmap import LAYER_MAX_SIDE, MAX_ALPHA, cam_on_image, composite, layer_size, render_layer
-from xiaofei.inference import OnnxModel, class_activation_map
-from xiaofei.manifest import InputSpec
+from xiaofei.imaging import image_io
+from xiaofei.imaging.heatmap import (
+    LAYER_MAX_SIDE,
+    MAX_ALPHA,
+    cam_on_image,
+    composite,
+    layer_size,
+    render_layer,
+)
+from xiaofei.inference.manifest import InputSpec
+from xiaofei.inference.onnx_model import OnnxModel, class_activation_map
 
 PACKAGE = Path(__file__).resolve().parent.parent / "model" / "pneumonia"
 
@@ -38,7 +45,7 @@ def test_cam_is_plain_class_weights_times_features() -> None:
 def test_layer_is_a_transparent_png_of_the_image_shape(model: OnnxModel) -> None:
     image = make_chest_xray("bacterial", np.random.default_rng(3), size=(600, 900))
     spec = model.manifest.input
-    batch, box = imaging.preprocess(image, spec)
+    batch, box = image_io.preprocess(image, spec)
     raw = model.run(batch)
     cam = model.cam(raw.features, 1)
     png = render_layer(image.size, cam, box, (spec.height, spec.width))
@@ -69,7 +76,7 @@ def test_composite_tints_only_where_the_layer_is_hot() -> None:
     image = Image.new("L", (300, 200), 128)
     cam = np.zeros((14, 14), np.float32)
     cam[:, :7] = 1.0
-    box = imaging.Box(0, 0, 224, 224)
+    box = image_io.Box(0, 0, 224, 224)
     picture = np.asarray(composite(image, render_layer(image.size, cam, box, (224, 224))), dtype=int)
     # THEN the right edge keeps its grey and the left edge turns red-ish, and the size is the image's
     assert picture.shape == (200, 300, 3)
@@ -81,7 +88,7 @@ def test_composite_tints_only_where_the_layer_is_hot() -> None:
 def test_a_centre_crop_model_heats_only_the_part_it_saw() -> None:
     # GIVEN a wide 300×100 image read by a centre-crop model, and a CAM that is hot everywhere
     spec = InputSpec("image", 224, 224, 1, "center_crop", 255.0, (0.5,), (0.25,), 0.0)
-    _, box = imaging.preprocess(Image.new("L", (300, 100), 128), spec)
+    _, box = image_io.preprocess(Image.new("L", (300, 100), 128), spec)
     heat = np.asarray(cam_on_image(np.ones((14, 14), np.float32), box, (224, 224), (300, 100)))
     # THEN the middle third (what the model saw) is hot and the sides it never saw stay clear
     assert heat[:, 105:195].min() == 255

@@ -15,10 +15,10 @@ import pytest
 
 from tests.s3server import S3Server
 from xiaofei.errors import BadRequest, Conflict, NotFound
-from xiaofei.history import IDEM_STALE_S, HistoryRepo, idem_key, keys_for, parse_upload_key
 from xiaofei.identity import uid_for
 from xiaofei.ids import id_time_ms, new_id
-from xiaofei.storage import LocalStore, ObjectStore, S3Store
+from xiaofei.records.history import IDEM_STALE_S, HistoryRepo, idem_key, keys_for, parse_upload_key
+from xiaofei.storage.open import LocalStore, ObjectStore, S3Store
 
 SECRET = b"h" * 32
 ALICE = uid_for("web", "alice", SECRET)

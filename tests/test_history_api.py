@@ -14,8 +14,8 @@ from functions.predict.index import main_handler as predict_handler
 from tests import films
 from tests.conftest import wx_context
 from tests.test_predict import call, first_sample, http_event, stored_files
+from xiaofei.adapters.local_server import cos_event
 from xiaofei.app import App
-from xiaofei.server import cos_event
 
 
 def predict_as(openid: str, sample_prefix: str | None = None) -> dict[str, Any]:
@@ -275,7 +275,7 @@ def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
     ],
 )
 def test_file_id_forms(file_id: Any, key: str) -> None:
-    from xiaofei.service import key_from_file_id
+    from xiaofei.usecases.service import key_from_file_id
 
     assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b-1250000000") == key
     # configured without the suffix, the same fileIDs are accepted

@@ -1,4 +1,4 @@
-"""xiaofei.imaging / xiaofei.dicom: every format, colour mode, orientation and bad input, on real files."""
+"""xiaofei.imaging (image_io, dicom): every format, colour mode, orientation and bad input, on real files."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from xiaofei.errors import (
     PayloadTooLarge,
     UnsupportedFormat,
 )
-from xiaofei.imaging import Box, decode, encode_for_storage, normalize_mode, preprocess, sniff_format
-from xiaofei.manifest import InputSpec
+from xiaofei.imaging.image_io import Box, decode, encode_for_storage, normalize_mode, preprocess, sniff_format
+from xiaofei.inference.manifest import InputSpec
 
 IMAGE_CODES = {"unsupported_format": 415, "payload_too_large": 413, "image_too_large": 413,
                "corrupt_image": 400, "empty_image": 400}  # fmt: skip

@@ -25,11 +25,14 @@ from hypothesis import strategies as st
 
 from tests import imagegen
 from xiaofei.errors import ALL_CODES, ImageError
-from xiaofei.imaging import FORMATS, DecodedImage, decode
+from xiaofei.imaging.image_io import FORMATS, DecodedImage, decode
 
 # Pillow's bomb warning (headers between 89 and 179 MP) and pydicom's complaints about damaged headers are
 # expected on this input; the test is about exceptions, and a warning turned into one is covered elsewhere.
-pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning", "ignore::UserWarning")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning", "ignore::UserWarning"),
+]  # fuzzes the decoders
 IMAGE_CODES = {"unsupported_format", "payload_too_large", "image_too_large", "corrupt_image", "empty_image"}
 MAX_BYTES = 10_000_000
 MAX_PIXELS = 40_000_000  # the production defaults: forged sizes up to this are allowed to reach the decoder

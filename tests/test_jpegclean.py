@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests import imagegen
 from tests.test_imaging import assert_no_metadata, jpeg_markers
-from xiaofei.jpegclean import clean_jpeg, exif_orientation, is_srgb
+from xiaofei.imaging.jpegclean import clean_jpeg, exif_orientation, is_srgb
 
 
 def pixels(data: bytes) -> np.ndarray:

@@ -12,10 +12,10 @@ import pytest
 
 from tests.conftest import load_event
 from tests.registry_kit import FakeClock, FaultyStore, settings, truncate, variant
+from xiaofei.adapters.local_server import load_handler
 from xiaofei.app import App, set_app
-from xiaofei.model_update import run_scheduled
-from xiaofei.registry import Registry, pointer_key
-from xiaofei.server import load_handler
+from xiaofei.lifecycle.registry import Registry, pointer_key
+from xiaofei.lifecycle.update import run_scheduled
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_an_operator_change_during_the_run_stands(
     registry.bootstrap("pneumonia")
     registry.publish(variant(tmp_path, "6.0.0"), by="test")
     registry.publish(variant(tmp_path / "op", "6.1.0"), by="test")
-    import xiaofei.model_update as job
+    import xiaofei.lifecycle.update as job
 
     original = job._gate
 

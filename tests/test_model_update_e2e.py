@@ -19,10 +19,12 @@ import pytest
 
 from tests.conftest import load_event
 from tests.registry_kit import BUNDLED, FakeClock, degrade_onnx, settings, variant
-from xiaofei import cli
+from xiaofei.adapters import cli
+from xiaofei.adapters.local_server import load_handler, serve
 from xiaofei.app import App
-from xiaofei.registry import Registry
-from xiaofei.server import load_handler, serve
+from xiaofei.lifecycle.registry import Registry
+
+pytestmark = pytest.mark.slow  # runs the update job under traffic
 
 REFRESH_S = 0.5
 WEIGHT = 0.3

@@ -31,6 +31,8 @@ from infra.zips import extract, write_zip
 from tests.s3server import S3Settings
 from xiaofei.config import ENV_VARS
 
+pytestmark = pytest.mark.slow  # builds the code zips and the dependency layer
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
 SMOKE_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -49,6 +51,7 @@ if args.get("localhost_dns"):  # moto serves <bucket>.localhost (virtual hosts);
         return _real("127.0.0.1" if isinstance(host, str) and host.endswith(".localhost") else host, *a, **k)
     socket.getaddrinfo = _gai
 import index
+
 answers = []
 for event_file, context_file in args["calls"]:
     with open(event_file) as f:
@@ -393,7 +396,7 @@ def test_cloudbase_folders_are_generated_from_serverless_yml(built: Built, tmp_p
         assert (target / name / "index.py").read_bytes() == (
             ROOT / "functions" / name / "index.py"
         ).read_bytes()
-        assert (target / name / "xiaofei" / "events.py").is_file()
+        assert (target / name / "xiaofei" / "adapters" / "scf.py").is_file()
         # no requirements for the cloud to install: CloudBase does that for Node.js only
         assert not (target / name / "requirements.txt").exists()
     config = json.loads((target / "model_update" / "config.json").read_text())

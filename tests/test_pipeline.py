@@ -26,7 +26,10 @@ from model.pipeline.nontarget import NON_TARGET_KINDS, capture_variant, make_bad
 from model.pipeline.specs import PNEUMONIA, SKIN, TaskSpec
 from model.pipeline.synthetic import CHEST_LABELS, SKIN_LABELS, make_chest_xray, make_skin, mask_box
 from model.pipeline.train import TrainConfig, set_determinism, train
-from xiaofei.manifest import Manifest, ManifestError
+from xiaofei.errors import ManifestError
+from xiaofei.inference.manifest import Manifest
+
+pytestmark = pytest.mark.slow  # trains small models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -316,18 +319,19 @@ def test_tiny_synthetic_build_exports_a_servable_package(tmp_path: Path) -> None
     assert all((out / "golden" / i["file"]).is_file() for i in golden["items"])
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < 3_000_000
     # AND the serving code loads it (sha256, signature), classifies and runs the input gate
-    from xiaofei import imaging, quality
-    from xiaofei.inference import OnnxModel
+    from xiaofei.imaging import image_io
+    from xiaofei.inference import input_gate
+    from xiaofei.inference.onnx_model import OnnxModel
 
     model = OnnxModel.load(out, threads=1)
     image = make_chest_xray("bacterial", np.random.default_rng(99))
-    batch, _ = imaging.preprocess(image, model.manifest.input)
+    batch, _ = image_io.preprocess(image, model.manifest.input)
     raw_out = model.run(batch)
     assert raw_out.logits.shape == (3,) and raw_out.features.shape == (128, 4, 4)
     result = model.classify(raw_out.logits)
     assert result.probabilities.sum() == pytest.approx(1.0)
-    report = quality.assess(image, raw_out.pooled, raw_out.logits, model.manifest)
-    assert report.reason in (None, *quality.REASONS)
+    report = input_gate.assess(image, raw_out.pooled, raw_out.logits, model.manifest)
+    assert report.reason in (None, *input_gate.REASONS)
     # AND the PyTorch baseline rebuilt from train/weights.pt gives the same outputs
     torch_net = nets.load_torch_model(out)
     with torch.no_grad():
@@ -359,7 +363,7 @@ def test_a_build_whose_manifest_the_server_would_refuse_stops_before_export(
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
     from model.pipeline.sources import encode_jobs
-    from xiaofei.manifest import InputSpec
+    from xiaofei.inference.manifest import InputSpec
 
     source = SyntheticSource(PNEUMONIA, TINY, 11)
     spec = InputSpec("image", 48, 48, 1, "letterbox", 255.0, (0.3,), (0.3,), 0.0)
@@ -389,7 +393,7 @@ def test_real_data_path_on_a_kermany_tree_of_synthetic_films(tmp_path: Path) -> 
                 n += 2
                 image = make_chest_xray(label, np.random.default_rng([77, n]), size=(300, 260))
                 (root / split / folder).mkdir(parents=True, exist_ok=True)
-                image.save(root / split / folder / name, "JPEG", quality=90)
+                image.save(root / split / folder / name, "JPEG", input_gate=90)
     # WHEN the real-data path trains on it
     from model.pipeline.__main__ import main
 

@@ -186,7 +186,7 @@ def test_stored_image_has_no_metadata(app: App) -> None:
 def test_stored_copy_of_a_client_jpeg_is_its_bytes_without_metadata(app: App) -> None:
     # GIVEN a photo as the clients now send it (upright, long side <= 2048), with a comment and EXIF GPS
     from tests.test_imaging import assert_no_metadata
-    from xiaofei.jpegclean import clean_jpeg
+    from xiaofei.imaging.jpegclean import clean_jpeg
 
     film = make_chest_xray("viral", np.random.default_rng(6), size=(900, 1200)).convert("L")
     buf = io.BytesIO()
@@ -213,8 +213,8 @@ def test_stored_copy_of_a_client_jpeg_is_its_bytes_without_metadata(app: App) ->
 
 def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a client JPEG (its stored copy is written beside the model) and a model that fails
-    from xiaofei import service
     from xiaofei.errors import ModelUnavailable
+    from xiaofei.usecases import service
 
     def broken(*_: Any) -> Any:
         raise ModelUnavailable()

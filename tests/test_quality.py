@@ -1,5 +1,6 @@
-"""The input gate (xiaofei/quality.py): its rules on hand-made statistics, and the bundled models' gates on
-images the models never saw (fresh seeds, real photos shipped with scikit-image when installed)."""
+"""The input gate (xiaofei/inference/input_gate.py): its rules on hand-made statistics, and the bundled
+models' gates on images the models never saw (fresh seeds, real photos shipped with scikit-image when
+installed)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from model.pipeline.nontarget import make_bad_capture, make_non_target
 from model.pipeline.sources import REAL_PHOTOS, real_photo_dir
 from model.pipeline.synthetic import CHEST_LABELS, SKIN_LABELS, make_chest_xray, make_skin
 from tests import films
-from xiaofei import imaging, quality
-from xiaofei.inference import OnnxModel
-from xiaofei.manifest import Manifest, ManifestError
-from xiaofei.tilt import tilt_degrees
+from xiaofei.errors import ManifestError
+from xiaofei.imaging import image_io
+from xiaofei.imaging.tilt import tilt_degrees
+from xiaofei.inference import input_gate
+from xiaofei.inference.manifest import Manifest
+from xiaofei.inference.onnx_model import OnnxModel
 
 MODELS = Path(__file__).resolve().parent.parent / "model"
 SEED = 424242  # not a seed stream the pipeline uses
@@ -35,11 +38,11 @@ def skin() -> OnnxModel:
     return OnnxModel.load(MODELS / "skin", threads=1)
 
 
-def verdict(model: OnnxModel, image: Image.Image) -> quality.QualityReport:
+def verdict(model: OnnxModel, image: Image.Image) -> input_gate.QualityReport:
     """The serving path: preprocess → ONNX → the gate on the decoded image."""
-    batch, _ = imaging.preprocess(image, model.manifest.input)
+    batch, _ = image_io.preprocess(image, model.manifest.input)
     raw = model.run(batch)
-    return quality.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
+    return input_gate.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
 
 
 def rng(*key: int) -> np.random.Generator:
@@ -49,7 +52,7 @@ def rng(*key: int) -> np.random.Generator:
 def real_film(i: int, label: str = "NORMAL") -> Image.Image:
     """A native-resolution Kermany film, decoded as serving decodes it (skips without shared/data)."""
     data = films.real(i, label)
-    return imaging.decode(data, max_bytes=1 << 30, max_pixels=200_000_000, min_side=512).image
+    return image_io.decode(data, max_bytes=1 << 30, max_pixels=200_000_000, min_side=512).image
 
 
 def exposed(film: Image.Image, gain: float, offset: float) -> Image.Image:
@@ -114,7 +117,7 @@ def test_both_models_refuse_real_photos(chest: OnnxModel, skin: OnnxModel) -> No
     for name in REAL_PHOTOS:
         with Image.open(folder / name) as im:
             im.load()
-            photo = imaging.normalize_mode(im).copy()
+            photo = image_io.normalize_mode(im).copy()
         refused["pneumonia"] += not verdict(chest, photo).ok
         refused["skin"] += not verdict(skin, photo).ok
     # Issue 11: photos are 100% refused by the chest model.
@@ -123,7 +126,7 @@ def test_both_models_refuse_real_photos(chest: OnnxModel, skin: OnnxModel) -> No
     for name in ("astronaut.png", "camera.png", "chelsea.png", "coffee.png"):
         with Image.open(folder / name) as im:
             im.load()
-            assert verdict(chest, imaging.normalize_mode(im).copy()).reason == "not_a_radiograph", name
+            assert verdict(chest, image_io.normalize_mode(im).copy()).reason == "not_a_radiograph", name
 
 
 def test_tilt_of_a_film_is_estimated_from_its_mirror_symmetry() -> None:
@@ -134,7 +137,7 @@ def test_tilt_of_a_film_is_estimated_from_its_mirror_symmetry() -> None:
         angle = 12 if i % 2 else -12
         turned.append((angle, tilt_degrees(film.rotate(angle, Image.Resampling.BILINEAR))))
     # THEN an upright film is never called turned, and a turned one is found, the right way round
-    assert max(abs(t) for t in upright) < quality.TILT_WARN_DEGREES, upright
+    assert max(abs(t) for t in upright) < input_gate.TILT_WARN_DEGREES, upright
     close = [abs(est - angle) <= 4 for angle, est in turned]
     assert sum(close) >= 17, turned
 
@@ -143,7 +146,7 @@ def test_a_turned_real_film_is_read_with_a_rotated_warning(chest: OnnxModel, ski
     film = real_film(2, "PNEUMONIA")
     report = verdict(chest, film.rotate(14, Image.Resampling.BILINEAR, fillcolor=0))
     assert report.ok and "rotated" in {w["code"] for w in report.warnings}, report
-    assert report.scores["tilt_degrees"] >= quality.TILT_WARN_DEGREES
+    assert report.scores["tilt_degrees"] >= input_gate.TILT_WARN_DEGREES
     # skin photos are taken at any angle: no tilt is measured for them
     assert "tilt_degrees" not in verdict(skin, make_skin(SKIN_LABELS[0], rng(13, 1))).scores
 
@@ -217,8 +220,8 @@ def test_rule_order_with_a_kind_model_on_hand_made_statistics(chest: OnnxModel) 
 
     def decide(
         kind: np.ndarray = TARGET, features: np.ndarray = pooled, **kw: float
-    ) -> quality.QualityReport:
-        return quality.decide(_stats(**kw), features, logits, manifest, kind)
+    ) -> input_gate.QualityReport:
+        return input_gate.decide(_stats(**kw), features, logits, manifest, kind)
 
     def reason(kind: np.ndarray = TARGET, **kw: float) -> str | None:
         return decide(kind, **kw).reason
@@ -243,7 +246,7 @@ def test_rule_order_with_a_kind_model_on_hand_made_statistics(chest: OnnxModel) 
     warning = next(w for w in far.warnings if w["code"] == "outside_training_data")
     assert "1-5" in warning["en"] and warning["zh"]
     with pytest.raises(ManifestError):  # a gate with a kind model cannot run without its output
-        quality.decide(_stats(), pooled, logits, manifest, None)
+        input_gate.decide(_stats(), pooled, logits, manifest, None)
 
 
 def test_rule_order_without_a_kind_model_on_hand_made_statistics(chest: OnnxModel) -> None:
@@ -257,7 +260,7 @@ def test_rule_order_without_a_kind_model_on_hand_made_statistics(chest: OnnxMode
     lo, hi = q["exposure"]["brightness"]
 
     def reason(**kw: float) -> str | None:
-        return quality.decide(_stats(**kw), pooled, logits, manifest).reason
+        return input_gate.decide(_stats(**kw), pooled, logits, manifest).reason
 
     assert reason() is None
     assert reason(contrast=0.1) == "blank"
@@ -272,18 +275,20 @@ def test_rule_order_without_a_kind_model_on_hand_made_statistics(chest: OnnxMode
     assert reason(brightness=lo - 5) == "too_dark"
     assert reason(brightness=hi + 5) == "too_bright"
     assert reason(contrast=q["exposure"]["contrast_min"] - 1) == "low_contrast"
-    assert quality.decide(_stats(), pooled + 100.0, logits, manifest).reason == "not_a_radiograph"
+    assert input_gate.decide(_stats(), pooled + 100.0, logits, manifest).reason == "not_a_radiograph"
 
 
 def test_every_reason_and_warning_has_both_languages() -> None:
-    assert set(quality.MESSAGES) == set(quality.REASONS)
-    for text in (*quality.MESSAGES.values(), *quality.WARNINGS.values()):
+    assert set(input_gate.MESSAGES) == set(input_gate.REASONS)
+    for text in (*input_gate.MESSAGES.values(), *input_gate.WARNINGS.values()):
         assert text["en"] and text["zh"] and text["en"] != text["zh"]
 
 
 def test_a_model_without_a_gate_says_so(chest: OnnxModel) -> None:
     manifest = _manifest_with({})
-    report = quality.assess(Image.new("L", (300, 300), 128), np.zeros(128, np.float32), np.zeros(3), manifest)
+    report = input_gate.assess(
+        Image.new("L", (300, 300), 128), np.zeros(128, np.float32), np.zeros(3), manifest
+    )
     assert report.ok and [w["code"] for w in report.warnings] == ["no_input_gate"]
 
 
@@ -307,23 +312,23 @@ def test_a_malformed_gate_is_a_manifest_error(chest: OnnxModel, path: str, value
     node[last] = value
     manifest = _manifest_with(block)
     with pytest.raises(ManifestError) as caught:
-        quality.check_manifest(manifest)
+        input_gate.check_manifest(manifest)
     assert caught.value.details["field"].startswith("quality.")
 
 
 def test_image_stats_of_simple_images() -> None:
-    grey = quality.image_stats(Image.new("L", (640, 480), 100))
+    grey = input_gate.image_stats(Image.new("L", (640, 480), 100))
     assert grey["contrast"] == 0 and grey["brightness"] == pytest.approx(100) and grey["saturation"] == 0
     assert grey["aspect"] == pytest.approx(640 / 480) and grey["min_side"] == 480
-    red = quality.image_stats(Image.new("RGB", (300, 300), (200, 40, 40)))
+    red = input_gate.image_stats(Image.new("RGB", (300, 300), (200, 40, 40)))
     assert red["saturation"] == pytest.approx(0.8, abs=0.01) and red["skin_fraction"] == 0
-    skin_tone = quality.image_stats(Image.new("RGB", (300, 300), (220, 170, 140)))
+    skin_tone = input_gate.image_stats(Image.new("RGB", (300, 300), (220, 170, 140)))
     assert skin_tone["skin_fraction"] == 1.0
     # Colour statistics are ratios: a darker exposure of the same colours keeps them.
-    darker = quality.image_stats(Image.new("RGB", (300, 300), (110, 85, 70)))
+    darker = input_gate.image_stats(Image.new("RGB", (300, 300), (110, 85, 70)))
     assert darker["skin_fraction"] == 1.0 and darker["saturation"] == pytest.approx(
         skin_tone["saturation"], abs=0.02
     )
     stripes = np.zeros((200, 200), np.uint8)
     stripes[:, ::4] = 255
-    assert quality.image_stats(Image.fromarray(stripes))["edge_density"] > 0.3
+    assert input_gate.image_stats(Image.fromarray(stripes))["edge_density"] > 0.3

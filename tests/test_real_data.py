@@ -16,12 +16,15 @@ from model.pipeline import realsets
 from model.pipeline.bundled import SEED, TASK
 from model.pipeline.data import make_splits, read_kermany
 from model.pipeline.kind import held_out
-from xiaofei.inference import OnnxModel
-from xiaofei.metrics import expected_calibration_error
+from xiaofei.inference.onnx_model import OnnxModel
+from xiaofei.lifecycle.metrics import expected_calibration_error
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = realsets.shared_data()
-pytestmark = pytest.mark.skipif(DATA is None, reason="../shared/data is not here (a fresh clone)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(DATA is None, reason="../shared/data is not here (a fresh clone)"),
+]  # runs the bundled models over shared/data
 
 
 @pytest.fixture(scope="module")

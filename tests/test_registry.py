@@ -20,12 +20,12 @@ from tests.registry_kit import (
     settings,
 )
 from xiaofei.app import App
-from xiaofei.errors import BadRequest, Conflict, NotFound, StorageUnavailable
-from xiaofei.metrics import classification_metrics, expected_calibration_error
-from xiaofei.model_source import in_canary, parse_pins
-from xiaofei.model_update import acquire_lease, release_lease
-from xiaofei.policy import Policy, PolicyError
-from xiaofei.registry import Pointer, Registry, pointer_key, pointer_prefix, pointer_seq_key
+from xiaofei.errors import BadRequest, Conflict, NotFound, PolicyError, StorageUnavailable
+from xiaofei.lifecycle.metrics import classification_metrics, expected_calibration_error
+from xiaofei.lifecycle.policy import Policy
+from xiaofei.lifecycle.registry import Pointer, Registry, pointer_key, pointer_prefix, pointer_seq_key
+from xiaofei.lifecycle.source import in_canary, parse_pins
+from xiaofei.lifecycle.update import acquire_lease, release_lease
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.registry_kit import settings, truncate, variant
-from xiaofei import cli
+from xiaofei.adapters import cli
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 from tests.registry_kit import FakeClock, IgnoresIfMatchStore, race_pointer_writers, settings, variant
 from tests.s3server import S3Settings
 from xiaofei.app import App
-from xiaofei.model_update import acquire_lease, run_scheduled
-from xiaofei.registry import Pointer, Registry
-from xiaofei.storage import open_store
+from xiaofei.lifecycle.registry import Pointer, Registry
+from xiaofei.lifecycle.update import acquire_lease, run_scheduled
+from xiaofei.storage.open import open_store
 
 
 def test_pointer_writers_and_lease_over_s3(s3_settings: S3Settings, tmp_path: Path) -> None:

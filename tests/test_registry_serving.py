@@ -12,8 +12,8 @@ import pytest
 from tests.registry_kit import BUNDLED, manifest_of, settings, truncate, variant
 from xiaofei.app import App
 from xiaofei.errors import StorageUnavailable
-from xiaofei.model_source import RegistryModels
-from xiaofei.registry import Registry, pointer_key, version_key
+from xiaofei.lifecycle.registry import Registry, pointer_key, version_key
+from xiaofei.lifecycle.source import RegistryModels
 
 BUNDLED_VERSION = manifest_of(BUNDLED / "pneumonia")["version"]
 
@@ -137,7 +137,7 @@ def test_canary_takes_its_share_by_uid(app: App, tmp_path: Path) -> None:
 
 
 def test_models_list_shows_the_serving_card_during_a_canary(app: App, tmp_path: Path) -> None:
-    from xiaofei.service import list_models
+    from xiaofei.usecases.service import list_models
 
     tick = Tick()
     models = source(app, tick)

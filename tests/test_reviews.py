@@ -17,9 +17,12 @@ from functions.predict.index import main_handler as predict_handler
 from tests import films
 from tests.conftest import SECRET, make_settings, wx_context
 from tests.test_predict import call, http_event
-from xiaofei import audit, cli, reviews
+from xiaofei import clock
+from xiaofei.adapters import cli
 from xiaofei.app import App, set_app
 from xiaofei.errors import ALL_CODES
+from xiaofei.records import audit
+from xiaofei.usecases import reviews
 
 OWNER, DOCTOR, OTHER_DOCTOR, STRANGER = (
     "oOwner-openid-0001",
@@ -175,11 +178,11 @@ def test_expired_links_are_refused(app: App, shared: dict[str, Any], monkeypatch
     result = hist(DOCTOR, action="shared", share=old)
     assert code_of(result) == "share_expired" and result["error"]["status"] == 410
     # the share's own expiry in the record decides as well, whatever the token says
-    real_now = reviews._now
-    monkeypatch.setattr(reviews, "_now", lambda: real_now() + 25 * 3600)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + 25 * 3600)
     assert code_of(hist(DOCTOR, action="shared", share=token)) == "share_expired"
     assert code_of(hist(DOCTOR, action="review", share=token, verdict="agree")) == "share_expired"
-    monkeypatch.setattr(reviews, "_now", real_now)
+    monkeypatch.setattr(clock, "now", real_now)
     assert hist(DOCTOR, action="shared", share=token)["record"]["id"] == record["id"]
 
 

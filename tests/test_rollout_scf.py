@@ -19,10 +19,11 @@ from tencentcloud.scf.v20180416 import models
 
 from tests.conftest import load_event
 from tests.registry_kit import fake_package, settings
-from xiaofei import rollout_scf
+from xiaofei.adapters import rollout_scf
+from xiaofei.adapters.rollout_scf import PINS_VAR, ScfRollout, reconcile
 from xiaofei.app import App
-from xiaofei.registry import Registry
-from xiaofei.rollout_scf import PINS_VAR, RolloutError, ScfRollout, reconcile
+from xiaofei.errors import RolloutError
+from xiaofei.lifecycle.registry import Registry
 
 REQUIRED = {
     "GetFunction": {"FunctionName"},
@@ -211,7 +212,7 @@ def test_a_function_stuck_updating_times_out(tmp_path: Path) -> None:
 
 
 def test_the_timer_job_reconciles_in_scf_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xiaofei.model_update import run_scheduled
+    from xiaofei.lifecycle.update import run_scheduled
 
     fake = FakeScf(busy_polls=1)
     monkeypatch.setattr(rollout_scf, "make_client", lambda region, environ=None: fake)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests import films
+from xiaofei.adapters.local_server import serve
 from xiaofei.app import App
-from xiaofei.server import serve
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def _jpeg_of_size(size: int) -> bytes:
 @pytest.mark.parametrize("kind", ["raw", "json"])
 def test_the_6mb_event_limit_is_enforced_as_scf_would(base_url: str, kind: str) -> None:
     # GIVEN images just under and just over what fits in one 6 MB synchronous event once base64-encoded
+    from xiaofei.adapters.local_server import event_size, function_url_event
     from xiaofei.limits import DIRECT_MAX_BYTES, SCF_SYNC_EVENT_BYTES
-    from xiaofei.server import event_size, function_url_event
 
     def send(size: int) -> tuple[int, dict[str, Any]]:
         image = _jpeg_of_size(size)
@@ -125,7 +125,7 @@ def test_the_6mb_event_limit_is_enforced_as_scf_would(base_url: str, kind: str) 
 
 
 def test_local_function_url_events_have_the_documented_shape() -> None:
-    from xiaofei.server import function_url_event
+    from xiaofei.adapters.local_server import function_url_event
 
     # The function URL event carries no isBase64Encoded (tencent-cloud.md §1a): text as text, binary as base64
     text = function_url_event("POST", "/predict", {}, {"content-type": "application/json"}, b'{"a": 1}', "")

@@ -26,7 +26,7 @@ import pytest
 
 from tests.s3server import CREDENTIALS, REGION, S3Server, S3Settings
 from xiaofei.errors import AppError, BadRequest, Conflict, NotFound
-from xiaofei.storage import LocalStore, ObjectStore, S3Store, make_s3_client, open_store, parse_s3_url
+from xiaofei.storage.open import LocalStore, ObjectStore, S3Store, make_s3_client, open_store, parse_s3_url
 
 HOSTILE_KEYS = [
     "",

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from xiaofei.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageUnavailable
 from xiaofei.identity import load_or_create_secret
-from xiaofei.storage import LocalStore, open_store
+from xiaofei.storage.open import LocalStore, open_store
 
 KEY = b"k" * 32
 

@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 
 from tests.s3server import S3Settings
 from xiaofei.errors import AppError, Conflict, NotFound, StorageUnavailable
-from xiaofei.storage import S3Config, S3Store, make_s3_client, map_s3_error, open_store, parse_s3_url
+from xiaofei.storage.open import S3Config, S3Store, make_s3_client, map_s3_error, open_store, parse_s3_url
 
 COS = "https://cos.ap-shanghai.myqcloud.com"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}

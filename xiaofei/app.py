@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
-from .config import Settings
-from .errors import BadRequest
-from .identity import TokenIssuer, load_or_create_secret
+from xiaofei.config import Settings
+from xiaofei.errors import BadRequest
+from xiaofei.identity import TokenIssuer, load_or_create_secret
 
 if TYPE_CHECKING:
-    from .history import HistoryRepo
-    from .inference import OnnxModel
-    from .storage import ObjectStore
+    from xiaofei.inference.onnx_model import OnnxModel
+    from xiaofei.records.history import HistoryRepo
+    from xiaofei.storage.open import ObjectStore
 
 
 class ModelSource(Protocol):
@@ -51,7 +51,9 @@ class BundledModels:
             raise unknown_model(name, self.names)
         model = self._models.get(name)
         if model is None:
-            from .inference import OnnxModel  # numpy + ONNX Runtime: only for functions that load models
+            from xiaofei.inference.onnx_model import (
+                OnnxModel,  # numpy + ONNX Runtime: only for functions that load models
+            )
 
             with self._lock:
                 model = self._models.get(name) or OnnxModel.load(self.root / name, threads=self.threads)
@@ -91,7 +93,7 @@ class App:
 
     @cached_property
     def store(self) -> ObjectStore:  # imported lazily: boto3 is slow to import
-        from .storage import open_store
+        from xiaofei.storage.open import open_store
 
         return open_store(
             self.settings.storage,
@@ -101,7 +103,7 @@ class App:
 
     @cached_property
     def history(self) -> HistoryRepo:
-        from .history import HistoryRepo
+        from xiaofei.records.history import HistoryRepo
 
         return HistoryRepo(self.store, secret=hashlib.sha256(b"cursor:" + self.secret).digest())
 
@@ -116,7 +118,7 @@ class App:
                 if self._models is None:
                     # The registry (bootstrapped from the bundled packages on a fresh store) decides
                     # which version serves; BundledModels stays for callers that pass it explicitly.
-                    from .model_source import RegistryModels
+                    from xiaofei.lifecycle.source import RegistryModels
 
                     self._models = RegistryModels.for_app(self)
         return self._models

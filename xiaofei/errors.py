@@ -1,22 +1,34 @@
-"""Errors a caller can see: each has a stable machine code, an HTTP status and a bilingual message.
+"""Every error of the package, in one tree: a stable machine code, an HTTP status, a bilingual message.
 
-The hierarchy (catch the base to handle a whole family):
+The hierarchy (catch the base to handle a whole family)::
 
-* AppError                      every error a caller may see; ``code``, ``status``, ``en``, ``zh``
-  x BadRequest          400     malformed request: bad JSON, missing field, bad id, limit out of range
-  x ImageError          4xx     the image cannot be read: unsupported_format 415, payload_too_large 413,
-                                image_too_large 413, corrupt_image 400, empty_image 400
-  x Unauthorized        401     no trusted identity, or a forged / expired token
-  x Forbidden           403     authenticated but not allowed (operator actions); not_reviewer,
-                                invalid_share (a forged / tampered share link), share_claimed
-  x NotFound            404     no such thing *for this caller* (another user's id is also 404)
-  x MethodNotAllowed    405
-  x Conflict            409     a concurrent writer won (registry pointer); record_not_ready
-  x Gone                410     share_expired, share_revoked: the share link was valid once
-  x Unavailable         503     model_unavailable, storage_unavailable: retry later
+    Exception
+    ├── AppError                      code, status, en, zh: what a caller (or an operator) may see
+    │   ├── BadRequest          400   malformed request: bad JSON, missing field, bad id, limit out of range
+    │   │   └── PolicyError     400   invalid_policy: a model's rollout policy (operator paths)
+    │   ├── ImageError          4xx   the image cannot be read
+    │   │   ├── UnsupportedFormat 415 · PayloadTooLarge 413 · ImageTooLarge 413
+    │   │   └── CorruptImage    400 · EmptyImage 400
+    │   ├── Unauthorized        401   no trusted identity, or a forged / expired token
+    │   ├── Forbidden           403   authenticated but not allowed (operator actions)
+    │   │   └── NotReviewer · InvalidShare (forged / tampered share link) · ShareClaimed
+    │   ├── NotFound            404   no such thing *for this caller* (another user's id is also 404)
+    │   ├── MethodNotAllowed    405
+    │   ├── Conflict            409   a concurrent writer won (registry pointer)
+    │   │   └── RecordNotReady
+    │   ├── Gone                410   the share link was valid once
+    │   │   └── ShareExpired · ShareRevoked
+    │   ├── ManifestError       422   invalid_manifest: a model package's manifest (operator's error)
+    │   ├── Unavailable         503   retry later
+    │   │   └── ModelUnavailable · StorageUnavailable · RolloutError (rollout_failed, SCF API)
+    │   └── InternalError       500   anything unexpected, rendered without details
+    ├── Rejected                      a candidate model failed a check of the evaluation gate (a verdict)
+    └── NoChange                      a registry pointer already says what the caller wanted
 
-Anything else that escapes a use-case is rendered as ``internal_error`` (500) with a generic message:
-stack traces, paths and bucket names never reach a caller (they go to the log).
+``Rejected`` and ``NoChange`` are signals between the model lifecycle's own functions, caught there and
+never shown to a caller. Anything that is not an ``AppError`` and escapes a use-case is rendered as
+``internal_error`` (500) with a generic message: stack traces, paths and bucket names never reach a
+caller (they go to the log).
 """
 
 from __future__ import annotations
@@ -67,6 +79,12 @@ class BadRequest(AppError):
     status = 400
     en = "The request is malformed."
     zh = "请求格式不正确。"
+
+
+class PolicyError(BadRequest):
+    code = "invalid_policy"
+    en = "The model policy is invalid."
+    zh = "模型策略无效。"
 
 
 class ImageError(AppError):
@@ -189,6 +207,15 @@ class ShareRevoked(Gone):
     zh = "患者已撤回该分享链接。"
 
 
+class ManifestError(AppError):
+    """A manifest is missing a field or has a malformed one (an operator's error, not a caller's)."""
+
+    code = "invalid_manifest"
+    status = 422
+    en = "The model manifest is invalid."
+    zh = "模型清单无效。"
+
+
 class Unavailable(AppError):
     code = "unavailable"
     status = 503
@@ -208,8 +235,26 @@ class StorageUnavailable(Unavailable):
     zh = "存储服务暂时不可用，请稍后重试。"
 
 
+class RolloutError(Unavailable):
+    code = "rollout_failed"
+    en = "The function rollout could not be completed; it will be retried."
+    zh = "函数版本发布未能完成，将自动重试。"
+
+
 class InternalError(AppError):
     """Anything unexpected, rendered without details."""
+
+
+class Rejected(Exception):
+    """A candidate failed one check of the evaluation gate: the check's name and why, in both languages."""
+
+    def __init__(self, check: str, en: str, zh: str, **details: Any) -> None:
+        super().__init__(en)
+        self.check, self.en, self.zh, self.details = check, en, zh, details
+
+
+class NoChange(Exception):
+    """Raised by a pointer change function: the pointer already says what the caller wanted."""
 
 
 ALL_CODES: dict[str, int] = {

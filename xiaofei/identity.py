@@ -28,7 +28,7 @@ from typing import Any
 
 import jwt
 
-from .errors import Unauthorized
+from xiaofei.errors import Unauthorized
 
 ISSUER = "xiaofei"
 AUDIENCE = "xiaofei-web"

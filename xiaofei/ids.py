@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
-from datetime import datetime, timezone
+
+from xiaofei import clock
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{26}$")
 MAX_MS = (1 << 48) - 1
 
 
-def now_iso() -> str:
-    """UTC now, ISO 8601 with milliseconds and a Z (the records' and answers' time format)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def new_id(now_ms: int | None = None) -> str:
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    ms = int(clock.now() * 1000) if now_ms is None else now_ms
     value = (ms << 80) | secrets.randbits(80)
     chars = []
     for _ in range(26):

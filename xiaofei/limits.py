@@ -12,7 +12,7 @@ miniprogram/app/config.js; tests/test_client_error_tables.py checks they agree).
 
 from __future__ import annotations
 
-from .errors import PayloadTooLarge
+from xiaofei.errors import PayloadTooLarge
 
 # 6 MB, taken as 6,000,000 bytes (the smaller reading of "MB") of the whole event JSON.
 SCF_SYNC_EVENT_BYTES = 6_000_000

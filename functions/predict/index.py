@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from xiaofei.events import handle
+from xiaofei.adapters.scf import handle
 
 
 def main_handler(event: Any, context: Any) -> Any:

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from xiaofei.manifest import InputSpec, Manifest
-from xiaofei.quality import kind_probabilities
+from xiaofei.inference.input_gate import kind_probabilities
+from xiaofei.inference.manifest import InputSpec, Manifest
 
 from . import calibrate, evaluate, gate, nets
 from . import kind as kindgate
@@ -597,7 +597,7 @@ def _judge_on_real_data(
     config: BuildConfig, source: Source, manifest: dict[str, Any], evaluation: dict[str, Any]
 ) -> None:
     """The package, through the serving code, on shared/data; the figures go into the card and manifest."""
-    from xiaofei.inference import OnnxModel
+    from xiaofei.inference.onnx_model import OnnxModel
 
     from . import realsets
 

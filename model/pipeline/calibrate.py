@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
-from xiaofei.metrics import expected_calibration_error
+from xiaofei.lifecycle.metrics import expected_calibration_error
 
 T_MIN, T_MAX = 0.05, 20.0
 
@@ -50,7 +51,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, iterations: int = 80) -> 
 
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
     """Expected calibration error of ``probs`` against labels ``y``: the same measure the registry's
-    gate applies (``xiaofei.metrics``), so the model card and the gate cannot disagree."""
+    gate applies (``xiaofei.lifecycle.metrics``), so the model card and the gate cannot disagree."""
     return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y, bins)
 
 
@@ -90,7 +91,7 @@ def pick_threshold(
     ok = np.nonzero((running >= target) & (np.arange(1, len(order) + 1) >= min(min_kept, len(order))))[0]
     if len(ok) == 0:
         threshold = float(conf[0]) if len(conf) else 1.0
-        kept = np.zeros(len(conf), bool)
+        kept: NDArray[np.bool_] = np.zeros(len(conf), bool)
     else:
         n = int(ok[-1]) + 1
         threshold = float(conf[n - 1])

@@ -11,12 +11,12 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from xiaofei.manifest import InputSpec, Manifest
+from xiaofei.inference.manifest import InputSpec, Manifest
 
 from .nets import CamNet
 from .specs import TaskSpec
@@ -99,7 +99,7 @@ def build_manifest(
     kind_output: bool = False,
     population: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The manifest as a dict, in the schema of ``xiaofei/manifest.py``."""
+    """The manifest as a dict, in the schema of ``xiaofei/inference/manifest.py``."""
     weight = net.head.weight.detach().numpy().astype(np.float64)
     bias = net.head.bias.detach().numpy().astype(np.float64)
     manifest = {
@@ -135,7 +135,10 @@ def build_manifest(
             "why": task.size_reason,
         },
         "outputs": {"logits": "logits", "features": "features", **({"kind": "kind"} if kind_output else {})},
-        "cam": {"weights": [[_r(v) for v in row] for row in weight], "bias": [_r(v) for v in bias]},
+        "cam": {
+            "weights": [[_r(v) for v in row] for row in cast("list[list[float]]", weight.tolist())],
+            "bias": [_r(v) for v in bias],
+        },
         "temperature": _r(temperature),
         "thresholds": thresholds,
         "quality": quality,

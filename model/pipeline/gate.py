@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from xiaofei.manifest import Manifest
-from xiaofei.quality import COLOUR_STATS, QUALITY_VERSION, decide, energy, mahalanobis
+from xiaofei.inference.input_gate import COLOUR_STATS, QUALITY_VERSION, decide, energy, mahalanobis
+from xiaofei.inference.manifest import Manifest
 
 POLICY = {
     "quantile": 0.995,
@@ -100,7 +100,7 @@ def fit_quality(
     kind_model: dict[str, Any] | None = None,
     policy: dict[str, float] = POLICY,
 ) -> dict[str, Any]:
-    """The manifest's ``quality`` object (schema in ``xiaofei/quality.py``).
+    """The manifest's ``quality`` object (schema in ``xiaofei/inference/input_gate.py``).
 
     With a kind model (``kind_model``: its output, threshold and fit report) the kind model decides the
     kind, so only the colour statistics keep a range (too much colour is never an exposure fault), and

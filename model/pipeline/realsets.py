@@ -1,6 +1,6 @@
 """A built package judged on the real images of ``shared/data``, through the serving code.
 
-Every image goes through what a prediction does (``xiaofei.imaging.decode`` → ``preprocess`` → the
+Every image goes through what a prediction does (``xiaofei.imaging.image_io.decode`` → ``preprocess`` → the
 ONNX session → ``quality.assess``), so the figures are the product's, not the training loop's. The
 model card prints them and ``tests/test_real_data.py`` holds the package to them; both skip where the
 data is absent. ``photo`` sets are phone photos of the films simulated by ``modalities.photo_of_film``.
@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from xiaofei import imaging, quality
 from xiaofei.errors import AppError
-from xiaofei.inference import OnnxModel
+from xiaofei.imaging import image_io
+from xiaofei.inference import input_gate
+from xiaofei.inference.onnx_model import OnnxModel
 
 from .data import IMAGE_SUFFIXES
 
@@ -55,12 +56,12 @@ def read(model: OnnxModel, data: bytes, name: str = "") -> Reading:
     """One upload through the serving code (without the heatmap)."""
     spec = model.manifest.input
     try:
-        decoded = imaging.decode(data, max_bytes=1 << 30, max_pixels=200_000_000, min_side=512)
+        decoded = image_io.decode(data, max_bytes=1 << 30, max_pixels=200_000_000, min_side=512)
     except AppError as exc:
         return Reading(name, exc.code, None, None)
-    batch, _ = imaging.preprocess(decoded.image, spec)
+    batch, _ = image_io.preprocess(decoded.image, spec)
     raw = model.run(batch)
-    report = quality.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind)
+    report = input_gate.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind)
     result = model.classify(raw.logits)
     label = model.manifest.labels[result.top].id
     return Reading(
@@ -104,7 +105,7 @@ def photos_of(paths: list[Path], seed: int, count: int) -> Iterator[tuple[str, b
     for i in rng.permutation(len(paths))[:count]:
         image = photo_of_film(load_file(paths[int(i)]), np.random.default_rng([seed, 78, int(i)]))
         buf = io.BytesIO()
-        image.save(buf, "JPEG", quality=90)
+        image.save(buf, "JPEG", input_gate=90)
         yield f"photo of {paths[int(i)].name}", buf.getvalue()
 
 
@@ -153,8 +154,10 @@ def cam_on_lungs(model: OnnxModel, root: Path) -> dict[str, Any]:
     spec = model.manifest.input
     shares, areas, peaks = [], [], 0
     for native, _ in _native_pairs(root):
-        decoded = imaging.decode(native.read_bytes(), max_bytes=1 << 30, max_pixels=200_000_000, min_side=512)
-        batch, _ = imaging.preprocess(decoded.image, spec)
+        decoded = image_io.decode(
+            native.read_bytes(), max_bytes=1 << 30, max_pixels=200_000_000, min_side=512
+        )
+        batch, _ = image_io.preprocess(decoded.image, spec)
         raw = model.run(batch)
         top = model.classify(raw.logits).top
         cam = model.cam(raw.features, top)

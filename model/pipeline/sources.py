@@ -2,8 +2,9 @@
 
 A *job* ``(family, kind, seed)`` names one image completely, so the same job always gives the same
 pixels in any process and any order. ``encode`` turns images into what training and the gate need:
-the model-input pixels (exactly ``xiaofei.imaging.preprocess``, the serving code, kept as uint8 before
-the linear normalisation) and the gate's cheap statistics (``xiaofei.quality.image_stats``).
+the model-input pixels (exactly
+``xiaofei.imaging.image_io.preprocess``, the serving code, kept as uint8 before
+the linear normalisation) and the gate's cheap statistics (``xiaofei.inference.input_gate.image_stats``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xiaofei import imaging
-from xiaofei.manifest import InputSpec
-from xiaofei.quality import image_stats
+from xiaofei.imaging import image_io
+from xiaofei.inference.input_gate import image_stats
+from xiaofei.inference.manifest import InputSpec
 
 from .modalities import burn_in, hemithorax, make_modality, photo_of_film
 from .nontarget import bad_exposure, capture_variant, make_bad_capture, make_non_target
@@ -72,7 +73,7 @@ def _real_photo(name: str, rng: np.random.Generator) -> Image.Image:
         raise FileNotFoundError("scikit-image's sample images are not installed")
     with Image.open(folder / name) as im:
         im.load()
-        img = imaging.normalize_mode(im).copy()
+        img = image_io.normalize_mode(im).copy()
     # A random crop of at least 60% of each side: several distinct views of one photo.
     w, h = img.size
     cw, ch = round(w * rng.uniform(0.6, 1.0)), round(h * rng.uniform(0.6, 1.0))
@@ -118,7 +119,7 @@ def render(job: Job) -> Image.Image:
 
 def load_file(path: Path) -> Image.Image:
     """An image file decoded exactly as the service decodes an upload (format, mode, EXIF, draft)."""
-    return imaging.decode(path.read_bytes(), max_bytes=1 << 30, max_pixels=200_000_000, min_side=512).image
+    return image_io.decode(path.read_bytes(), max_bytes=1 << 30, max_pixels=200_000_000, min_side=512).image
 
 
 def pixel_spec(spec: InputSpec) -> InputSpec:
@@ -138,7 +139,7 @@ def pixel_spec(spec: InputSpec) -> InputSpec:
 
 def to_pixels(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Model-input pixels [C, H, W] uint8, by the serving code (resize policy, padding)."""
-    batch, _box = imaging.preprocess(image, pixel_spec(spec))
+    batch, _box = image_io.preprocess(image, pixel_spec(spec))
     return np.clip(np.rint(batch[0]), 0, 255).astype(np.uint8)
 
 

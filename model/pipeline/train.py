@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from xiaofei.manifest import InputSpec
+from xiaofei.inference.manifest import InputSpec
 
 from .nets import CamNet
 from .sources import Encoded
@@ -119,7 +119,8 @@ def augment(pixels: torch.Tensor, gen: torch.Generator, recipe: str, bad_p: floa
 
 
 def normalise(x01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-    """Floats in [0, 1] (pixel / 255) → the model input; the same math as ``xiaofei.imaging.preprocess``."""
+    """Floats in [0, 1] (pixel / 255) → the model input; the same math as
+    ``xiaofei.imaging.image_io.preprocess``."""
     x = x01 * (255.0 / spec.scale)
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)

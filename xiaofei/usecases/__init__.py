@@ -1,0 +1,1 @@
+"""The use-cases: plain functions over the App that every adapter calls."""
