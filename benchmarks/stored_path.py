@@ -57,7 +57,8 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
     """The obvious pipeline: decode everything, work on the full image, re-encode it for storage."""
     from PIL import Image, ImageOps
 
-    from xiaofei.ids import new_id, now_iso
+    from xiaofei.clock import now_iso
+    from xiaofei.ids import new_id
     from xiaofei.imaging import image_io
     from xiaofei.imaging.heatmap import render_layer
     from xiaofei.inference import input_gate
