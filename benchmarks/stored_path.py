@@ -5,12 +5,12 @@ Run on demand (``make bench`` runs it; never part of the tests):
 in a temp dir (the I/O of COS is not what is measured: it is the CPU work around it). Prints a table of
 p50/p95 over interleaved runs for three paths on the same two images:
 
-- ``anonymous``: ``service.predict`` with no caller (nothing kept; the heat layer inline);
-- ``stored``: ``service.predict`` for a known caller: the answer plus the stored image, heat layer and
+- ``anonymous``: ``usecases.predict.predict`` with no caller (nothing kept; the heat layer inline);
+- ``stored``: ``usecases.predict.predict`` for a known caller: the answer plus the stored image, heat layer and
   record (what every signed-in web user and every mini program user gets);
 The store is the real folder store (``LocalStore``) on a tmpfs where there is one (``/dev/shm``): the
 CPU work around storing is measured, not this machine's disk; in the cloud the writes go to COS, and the
-image's write runs beside the model (``service._start_image_write``).
+image's write runs beside the model (``usecases.predict._start_image_write``).
 
 - ``naive stored``: the same work done the obvious way: a full decode (``Image.open`` +
   ``exif_transpose`` + ``convert``), the same model, gate and heat layer on the full image, and the
@@ -62,7 +62,7 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
     from xiaofei.imaging import image_io
     from xiaofei.imaging.heatmap import render_layer
     from xiaofei.inference import input_gate
-    from xiaofei.records.history import keys_for
+    from xiaofei.records.keys import keys_for
 
     model = app.models.get("pneumonia", caller.uid)
     spec = model.manifest.input
@@ -94,7 +94,7 @@ def measure(runs: int) -> dict[str, dict[str, list[float]]]:
     from xiaofei.app import App
     from xiaofei.config import Settings
     from xiaofei.identity import Caller
-    from xiaofei.usecases import service
+    from xiaofei.usecases import predict as service
 
     # The folder store in memory where there is a tmpfs: the CPU work is measured, not this disk.
     shm = Path("/dev/shm")

@@ -17,7 +17,8 @@ from tests.s3server import S3Server
 from xiaofei.errors import BadRequest, Conflict, NotFound
 from xiaofei.identity import uid_for
 from xiaofei.ids import id_time_ms, new_id
-from xiaofei.records.history import IDEM_STALE_S, HistoryRepo, idem_key, keys_for, parse_upload_key
+from xiaofei.records.history import IDEM_STALE_S, HistoryRepo
+from xiaofei.records.keys import idem_key, keys_for, parse_upload_key
 from xiaofei.storage.open import LocalStore, ObjectStore, S3Store
 
 SECRET = b"h" * 32

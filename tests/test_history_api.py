@@ -275,7 +275,7 @@ def test_image_and_heatmap_are_written_side_by_side(app: App) -> None:
     ],
 )
 def test_file_id_forms(file_id: Any, key: str) -> None:
-    from xiaofei.usecases.service import key_from_file_id
+    from xiaofei.adapters.scf import key_from_file_id
 
     assert key_from_file_id(file_id, "xiaofei-test-1a2b", "7869-xiaofei-test-1a2b-1250000000") == key
     # configured without the suffix, the same fileIDs are accepted

@@ -39,7 +39,6 @@ NOT_YET_MOVED = {
     ("xiaofei.lifecycle.update", "xiaofei.adapters.rollout_scf"),
     ("xiaofei.lifecycle.update", "xiaofei.app"),
     # cycles
-    ("xiaofei.adapters.http_reviews", "xiaofei.adapters.http_api"),
     ("xiaofei.adapters.review_cli", "xiaofei.adapters.registry_cli"),
     ("xiaofei.imaging.image_io", "xiaofei.imaging.dicom"),
     ("xiaofei.lifecycle.policy", "xiaofei.lifecycle.registry"),

@@ -17,6 +17,8 @@ from xiaofei.app import App, set_app
 from xiaofei.lifecycle.registry import Registry, pointer_key
 from xiaofei.lifecycle.update import run_scheduled
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
@@ -32,7 +34,9 @@ def registry_of(app: App) -> Registry:
 
 
 def timer(event: str = "timer.json") -> dict[str, Any]:
-    result: dict[str, Any] = load_handler("model_update")(load_event(event), {"request_id": "timer-1"})
+    result: dict[str, Any] = load_handler("model_update", ROOT / "functions")(
+        load_event(event), {"request_id": "timer-1"}
+    )
     return result
 
 

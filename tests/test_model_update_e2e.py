@@ -24,6 +24,8 @@ from xiaofei.adapters.local_server import load_handler, serve
 from xiaofei.app import App
 from xiaofei.lifecycle.registry import Registry
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.slow  # runs the update job under traffic
 
 REFRESH_S = 0.5
@@ -55,7 +57,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str,
     ):
         monkeypatch.setenv(key, value)
     app = App(cfg)
-    server = serve("127.0.0.1", 0, app)
+    server = serve("127.0.0.1", 0, app, functions_dir=ROOT / "functions")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", app
@@ -93,7 +95,7 @@ def test_publish_canary_promote_rollback_under_traffic(live: tuple[str, App], tm
 
     # WHEN a better model is published and the timer fires
     registry.publish(variant(tmp_path / "new", "1.1.0"), by="operator", reason="retrained")
-    handler = load_handler("model_update")
+    handler = load_handler("model_update", ROOT / "functions")
     summary = handler(load_event("timer.json"), {"request_id": "t1"})
     assert summary["models"]["pneumonia"]["canary"]["version"] == "1.1.0", summary
 

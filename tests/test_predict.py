@@ -214,12 +214,12 @@ def test_stored_copy_of_a_client_jpeg_is_its_bytes_without_metadata(app: App) ->
 def test_a_failed_prediction_leaves_no_early_written_image(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a client JPEG (its stored copy is written beside the model) and a model that fails
     from xiaofei.errors import ModelUnavailable
-    from xiaofei.usecases import service
+    from xiaofei.usecases import predict as predicting
 
     def broken(*_: Any) -> Any:
         raise ModelUnavailable()
 
-    monkeypatch.setattr(service, "_answer", broken)
+    monkeypatch.setattr(predicting, "_answer", broken)
     token = call(http_event("POST", "/session"))[1]["token"]
     status, answer = call(
         http_event(

@@ -137,7 +137,7 @@ def test_canary_takes_its_share_by_uid(app: App, tmp_path: Path) -> None:
 
 
 def test_models_list_shows_the_serving_card_during_a_canary(app: App, tmp_path: Path) -> None:
-    from xiaofei.usecases.service import list_models
+    from xiaofei.usecases.models import list_models
 
     tick = Tick()
     models = source(app, tick)

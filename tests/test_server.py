@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,12 @@ from tests import films
 from xiaofei.adapters.local_server import serve
 from xiaofei.app import App
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def base_url(app: App) -> Iterator[str]:
-    server = serve("127.0.0.1", 0, app)
+    server = serve("127.0.0.1", 0, app, functions_dir=ROOT / "functions", web_dir=ROOT / "web")
     port = server.server_address[1]
     # presigned URLs must point at this server
     object.__setattr__(app.settings, "public_url", f"http://127.0.0.1:{port}")

@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="start the local server (the same handlers as the cloud)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--web", type=Path, default=_checkout("web"), help="the web page's folder")
+    serve.add_argument(
+        "--functions", type=Path, default=_checkout("functions"), help="the functions' entry points"
+    )
 
     predict = commands.add_parser("predict", help="predict one image and print the answer")
     predict.add_argument("image", type=Path)
@@ -34,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="predict | history | model_update")
     invoke.add_argument("--event", type=Path, required=True)
     invoke.add_argument("--context", type=Path)
+    invoke.add_argument(
+        "--functions", type=Path, default=_checkout("functions"), help="the functions' entry points"
+    )
 
     model = commands.add_parser("model", help="operate the model registry")
     _add_model_commands(model)
@@ -53,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _checkout(folder: str) -> Path | None:
+    """``folder`` of the checkout this package runs from (``web``, ``functions``), or None outside one."""
+    path = Path(__file__).resolve().parents[2] / folder
+    return path if path.is_dir() else None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from xiaofei.adapters.local_server import serve
     from xiaofei.app import App
@@ -63,7 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
     if "XIAOFEI_PUBLIC_URL" not in os.environ:
         settings = Settings.from_env({**os.environ, "XIAOFEI_PUBLIC_URL": f"http://{args.host}:{args.port}"})
     configure(settings.log_level)
-    server = serve(args.host, args.port, App(settings))
+    if args.functions is None:
+        print("error: --functions is required outside a checkout", file=sys.stderr)
+        return 2
+    server = serve(args.host, args.port, App(settings), functions_dir=args.functions, web_dir=args.web)
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(
         f"Xiaofei is serving on http://{host}:{port}/  (storage: {settings.storage}; Ctrl-C stops)",
@@ -80,14 +96,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from xiaofei.app import App
-    from xiaofei.usecases.service import ImageSource, predict
+    from xiaofei.usecases.common import resolve_model_name
+    from xiaofei.usecases.predict import ImageSource, predict
 
     try:
         data = args.image.read_bytes()
     except OSError as exc:
         print(f"error: cannot read {args.image}: {exc.strerror}", file=sys.stderr)
         return 2
-    answer = predict(App(), None, ImageSource(data=data), args.model)
+    app = App()
+    answer = predict(app, None, ImageSource(data=data), resolve_model_name(app, args.model))
     if args.heatmap:
         _write_heatmap(args.heatmap, data, answer)
     if args.json:
@@ -144,7 +162,10 @@ def _invoke(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot read the event or context file: {exc}", file=sys.stderr)
         return 2
-    result = load_handler(args.function)(event, context)
+    if args.functions is None:
+        print("error: --functions is required outside a checkout", file=sys.stderr)
+        return 2
+    result = load_handler(args.function, args.functions)(event, context)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 

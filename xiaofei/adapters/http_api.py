@@ -1,7 +1,9 @@
 """The HTTP surface: a platform-neutral request → a use-case → a platform-neutral response.
 
-``events`` builds ``HttpRequest`` from whichever HTTP event the platform sent (API Gateway, function
-URL, CloudBase HTTP access, or the local server) and turns ``HttpResponse`` back into its shape.
+``scf`` builds ``HttpRequest`` from whichever HTTP event the platform sent (API Gateway, function URL,
+CloudBase HTTP access, or the local server) and turns ``HttpResponse`` back into its shape. The routes
+are those of the one table of actions (``api.ACTIONS``); each route reads its fields from the JSON body,
+the query string or (``/predict``) the image in any of its forms, adds the path's parameters, and runs.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from types import MappingProxyType
 from typing import Any
 
 from xiaofei import limits
+from xiaofei.adapters.api import ACTIONS, Action, Fields, Reader, Via
+from xiaofei.adapters.views import Headers
 from xiaofei.app import App
 from xiaofei.errors import (
     AppError,
@@ -27,22 +32,30 @@ from xiaofei.errors import (
     Unauthorized,
 )
 from xiaofei.identity import Caller, caller_from_authorization
-from xiaofei.usecases import service
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class HttpRequest:
+    """One HTTP request, whichever event brought it; read-only. Its headers are a ``Headers`` view
+    (lower-case names; ``repr`` never shows Authorization or cookies), its body is never in ``repr``."""
+
     method: str
     path: str
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-    query: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    headers: Headers = field(default_factory=Headers)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = field(default=b"", repr=False)
     request_id: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+        object.__setattr__(self, "query", MappingProxyType(dict(self.query)))
+
     def header(self, name: str) -> str:
-        return self.headers.get(name.lower(), "")
+        value = self.headers.get(name.lower(), "")
+        return str(value)
 
     @property
     def content_type(self) -> str:
@@ -75,19 +88,10 @@ def cors_headers(app: App) -> dict[str, str]:
     }
 
 
-Handler = Callable[[App, HttpRequest, Caller | None, dict[str, str]], Any]
-ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = []
-
-
-def route(method: str, pattern: str, *, public: bool = False) -> Callable[[Handler], Handler]:
-    """Register a handler; ``public`` routes ignore the Authorization header (a stale token must not
-    stop a browser from getting a new session)."""
-
-    def register(fn: Handler) -> Handler:
-        ROUTES.append((method, re.compile("^" + pattern + "$"), fn, public))
-        return fn
-
-    return register
+# (method, path pattern, action, public): every HTTP route, from the one table of actions.
+ROUTES: list[tuple[str, re.Pattern[str], Action[Any], bool]] = [
+    (a.http[0], re.compile("^" + a.http[1] + "$"), a, a.auth == "public") for a in ACTIONS if a.http
+]
 
 
 def handle_http(app: App, req: HttpRequest) -> HttpResponse:
@@ -109,7 +113,7 @@ def handle_http(app: App, req: HttpRequest) -> HttpResponse:
 def _dispatch(app: App, req: HttpRequest) -> HttpResponse:
     path = req.path.rstrip("/") or "/"
     allowed = False
-    for method, pattern, fn, public in ROUTES:
+    for method, pattern, action, public in ROUTES:
         match = pattern.match(path)
         if not match:
             continue
@@ -119,8 +123,8 @@ def _dispatch(app: App, req: HttpRequest) -> HttpResponse:
         caller = (
             None if public else caller_from_authorization(req.header("authorization") or None, app.tokens)
         )
-        result = fn(app, req, caller, match.groupdict())
-        return result if isinstance(result, HttpResponse) else json_response(200, result)
+        fields = _READERS[action.reader](app, req, caller, match.groupdict())
+        return json_response(200, action.invoke(app, caller, fields, Via.HTTP))
     raise MethodNotAllowed() if allowed else NotFound()
 
 
@@ -158,19 +162,34 @@ def read_multipart(req: HttpRequest) -> dict[str, bytes | str]:
     return fields
 
 
-# --- routes -----------------------------------------------------------------------------------------
+# --- where each route's fields come from ----------------------------------------------------------
 
 
-@route("POST", "/predict")
-def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
+def _json_fields(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Fields:
+    body = read_json(req)
+    # A client request id may come in the body or as X-Request-Id (the body wins).
+    return {**body, "request_id": body.get("request_id") or req.header("x-request-id") or None, **params}
+
+
+def _query_fields(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Fields:
+    return {**req.query, **params}
+
+
+def _no_fields(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Fields:
+    return dict(params)
+
+
+def _predict_fields(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Fields:
+    """The image as multipart, a raw body or JSON (base64 or an upload's key), checked against the
+    direct limit before anything is decoded."""
     direct = limits.direct_limit(app.settings.max_body_bytes)
     if len(req.body) > limits.base64_size(direct) + 4096:
         raise limits.too_large_for_direct(direct)
     if caller is None and not app.settings.anonymous_predict:
         raise Unauthorized()
     kind = req.content_type
-    model = req.query.get("model")
-    request_id = req.header("x-request-id") or req.query.get("request_id")
+    model: Any = req.query.get("model")
+    request_id: Any = req.header("x-request-id") or req.query.get("request_id")
     if kind == "multipart/form-data":
         fields = read_multipart(req)
         image = fields.get("image")
@@ -179,67 +198,26 @@ def _predict(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str
         if len(image) > direct:
             raise limits.too_large_for_direct(direct)
         model = str(fields.get("model") or model or "") or None
-        source = service.ImageSource(data=image)
-    elif kind.startswith("image/") or kind in ("application/octet-stream", "application/dicom"):
+        return {"image": image, "model": model, "request_id": request_id}
+    if kind.startswith("image/") or kind in ("application/octet-stream", "application/dicom"):
         if not req.body:
             raise EmptyImage()
         if len(req.body) > direct:
             raise limits.too_large_for_direct(direct)
-        source = service.ImageSource(data=req.body)
-    else:
-        body = read_json(req)
-        model = body.get("model", model)
-        request_id = body.get("request_id", request_id)
-        if body.get("key") is not None:
-            source = service.ImageSource(key=body["key"])
-        elif body.get("image") in (None, ""):
-            raise EmptyImage()
-        else:
-            source = service.ImageSource(data=service.decode_base64_image(body["image"], direct))
-    return service.predict(app, caller, source, model, request_id)
-
-
-@route("POST", "/session", public=True)
-def _session(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    return service.create_session(app)
-
-
-@route("POST", "/uploads")
-def _uploads(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
+        return {"image": req.body, "model": model, "request_id": request_id}
     body = read_json(req)
-    request_id = body.get("request_id") or req.header("x-request-id") or None
-    return service.create_upload(app, caller, body.get("ext"), body.get("model"), request_id)
+    model = body.get("model", model)
+    request_id = body.get("request_id", request_id)
+    if body.get("key") is not None:
+        return {"key": body["key"], "model": model, "request_id": request_id}
+    if body.get("image") in (None, ""):
+        raise EmptyImage()
+    return {"image": body["image"], "model": model, "request_id": request_id}
 
 
-@route("GET", "/history")
-def _history_list(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    return service.list_history(app, caller, req.query.get("cursor"), req.query.get("limit"))
-
-
-@route("DELETE", "/history")
-def _history_delete_all(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    return service.delete_all(app, caller)
-
-
-@route("GET", r"/history/(?P<id>[^/]+)")
-def _history_get(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Any:
-    return service.get_record(app, caller, params["id"])
-
-
-@route("DELETE", r"/history/(?P<id>[^/]+)")
-def _history_delete(app: App, req: HttpRequest, caller: Caller | None, params: dict[str, str]) -> Any:
-    return service.delete_record(app, caller, params["id"])
-
-
-@route("GET", "/models", public=True)
-def _models(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    return service.list_models(app)
-
-
-@route("GET", "/healthz", public=True)
-def _healthz(app: App, req: HttpRequest, caller: Caller | None, _: dict[str, str]) -> Any:
-    return service.health(app)
-
-
-# The doctor's read (share links, reviews, consent): its routes live in their own module.
-from xiaofei.adapters import http_reviews  # noqa: E402, F401
+_READERS: dict[Reader, Callable[[App, HttpRequest, Caller | None, dict[str, str]], Fields]] = {
+    "json": _json_fields,
+    "query": _query_fields,
+    "none": _no_fields,
+    "predict": _predict_fields,
+}

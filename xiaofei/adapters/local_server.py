@@ -1,7 +1,8 @@
 """The local server: each HTTP request becomes the event the cloud would send, handed to the same
 ``main_handler`` the cloud calls — so the local path runs the real code, adapters included.
 
-Besides the API it serves the web page (``web/``), the bundled sample images, and the local object
+Besides the API it serves the web page (the ``web_dir`` its caller gives: the CLI's ``--web``), the
+bundled sample images, and the local object
 store's presigned URLs (``/_store/...``); a presigned upload is followed by the COS event the bucket
 trigger would send, so the upload → trigger → poll path runs locally too.
 """
@@ -22,19 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from xiaofei.adapters.api import function_for
 from xiaofei.app import App, get_app, set_app
-from xiaofei.config import REPO_ROOT
 from xiaofei.errors import AppError, BadRequest, NotFound, PayloadTooLarge
 from xiaofei.limits import SCF_SYNC_EVENT_BYTES, event_too_large
 
 log = logging.getLogger(__name__)
-WEB_DIR = REPO_ROOT / "web"
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 _SAMPLE_NAME = re.compile(r"^(?P<model>[a-z]+)-(?P<label>[a-z_]+)-\d+\.(jpg|jpeg|png)$")
 Handler = Callable[[Any, Any], Any]
 
 
-def load_handler(function: str, functions_dir: Path = FUNCTIONS_DIR) -> Handler:
+def load_handler(function: str, functions_dir: Path) -> Handler:
     """``functions/<name>/index.py:main_handler``, imported from its file as the platform does."""
     path = functions_dir / function / "index.py"
     if not re.fullmatch(r"[a-z_]+", function) or not path.is_file():
@@ -47,9 +46,7 @@ def load_handler(function: str, functions_dir: Path = FUNCTIONS_DIR) -> Handler:
     return handler
 
 
-def function_for(path: str) -> str:
-    return "history" if path.rstrip("/").startswith("/history") else "predict"
-
+__all__ = ["LocalServer", "cos_event", "function_for", "function_url_event", "load_handler", "serve"]
 
 _TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
 
@@ -97,10 +94,13 @@ def local_context(function: str) -> dict[str, Any]:
 class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, *, functions_dir: Path, web_dir: Path | None
+    ) -> None:
         super().__init__(address, RequestHandler)
         self.app = app
-        self.handlers = {name: load_handler(name) for name in ("predict", "history")}
+        self.web_dir = web_dir
+        self.handlers = {name: load_handler(name, functions_dir) for name in ("predict", "history")}
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -129,16 +129,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        web = self.server.web_dir
         try:
             body = self._read_body()
             if path.startswith("/_store/"):
                 self._store(path[len("/_store/") :], query, body)
-            elif self.command == "GET" and path in ("/", "/web/", "/index.html"):
-                self._static(WEB_DIR, "index.html")
-            elif self.command == "GET" and path.startswith("/web/"):
-                self._static(WEB_DIR, path[len("/web/") :])
-            elif self.command == "GET" and "/" not in path[1:] and (WEB_DIR / path[1:]).is_file():
-                self._static(WEB_DIR, path[1:])  # the page's own files, linked relative to "/"
+            elif web and self.command == "GET" and path in ("/", "/web/", "/index.html"):
+                self._static(web, "index.html")
+            elif web and self.command == "GET" and path.startswith("/web/"):
+                self._static(web, path[len("/web/") :])
+            elif web and self.command == "GET" and "/" not in path[1:] and (web / path[1:]).is_file():
+                self._static(web, path[1:])  # the page's own files, linked relative to "/"
             elif self.command == "GET" and path.rstrip("/") == "/samples":
                 self._json(200, {"samples": list_samples(self._samples_dir())})
             elif self.command == "GET" and path.startswith("/samples/"):
@@ -299,8 +300,18 @@ def list_samples(root: Path) -> list[dict[str, str]]:
     return samples
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, app: App | None = None) -> LocalServer:
-    """Build the server (not started); ``serve_forever()`` runs it. Its handlers use the same ``app``."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    app: App | None = None,
+    *,
+    functions_dir: Path,
+    web_dir: Path | None = None,
+) -> LocalServer:
+    """Build the server (not started); ``serve_forever()`` runs it. Its handlers use the same ``app``.
+
+    ``functions_dir``: the folder of the functions' entry points (``<name>/index.py``); ``web_dir``: the
+    web page's folder (None: the API only). The CLI passes the checkout's when run from one."""
     app = app or get_app()
     set_app(app)
-    return LocalServer((host, port), app)
+    return LocalServer((host, port), app, functions_dir=functions_dir, web_dir=web_dir)

@@ -25,13 +25,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from xiaofei.adapters.http_api import HttpRequest, HttpResponse, handle_http
+from xiaofei.adapters.api import CALL_DEFAULTS, CALLS, HTTP_PREFIXES, Fields, Via
+from xiaofei.adapters.http_api import HttpRequest, HttpResponse, error_response, handle_http
+from xiaofei.adapters.views import Headers, ScfContext
 from xiaofei.app import App, get_app
 from xiaofei.errors import AppError, BadRequest, InternalError, Unauthorized
 from xiaofei.identity import Caller, wx_caller_from_context
-from xiaofei.limits import direct_limit
 from xiaofei.log import configure, request_context
-from xiaofei.usecases import reviews, service
 
 log = logging.getLogger(__name__)
 _cold = True
@@ -56,8 +56,8 @@ def handle(function: str, event: Any, context: Any, app: App | None = None) -> A
     global _cold
     app = app or get_app()
     configure(app.settings.log_level)
-    ctx = context if isinstance(context, dict) else {}
-    request_id = str(ctx.get("request_id") or uuid.uuid4())
+    ctx = ScfContext(context)  # read-only; its repr never shows the credentials it may carry
+    request_id = ctx.request_id or str(uuid.uuid4())
     kind = kind_of(event)
     started = time.perf_counter()
     with request_context(function=function, request_id=request_id, cold_start=_cold, trigger=kind):
@@ -105,7 +105,7 @@ def outcome(result: Any) -> tuple[int, str | None]:
 
 
 def http_request_from_event(event: dict[str, Any], request_id: str) -> HttpRequest:
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    headers = Headers(event.get("headers") or {})
     context: dict[str, Any] = event["requestContext"] if isinstance(event.get("requestContext"), dict) else {}
     method = str(event.get("httpMethod") or context.get("httpMethod") or "GET").upper()
     return HttpRequest(
@@ -121,16 +121,7 @@ def http_request_from_event(event: dict[str, Any], request_id: str) -> HttpReque
 def _path_of(event: dict[str, Any]) -> str:
     path = str(event.get("path") or "/")
     # API Gateway delivers the full path, service prefix included (e.g. /release/predict): route on the tail.
-    for known in (
-        "/predict",
-        "/session",
-        "/uploads",
-        "/history",
-        "/models",
-        "/healthz",
-        "/shared",
-        "/reviewer",
-    ):
+    for known in HTTP_PREFIXES:
         index = path.find(known)
         if index > 0:
             return path[index:]
@@ -150,7 +141,7 @@ def _query_of(event: dict[str, Any]) -> dict[str, str]:
     return query
 
 
-def _body_of(event: dict[str, Any], headers: dict[str, str]) -> bytes:
+def _body_of(event: dict[str, Any], headers: Headers) -> bytes:
     body = event.get("body")
     if body in (None, ""):
         return b""
@@ -179,12 +170,10 @@ def integrated_response(resp: HttpResponse) -> dict[str, Any]:
     }
 
 
-def _handle_http(app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str) -> Any:
+def _handle_http(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
     try:
         req = http_request_from_event(event, request_id)
     except AppError as exc:
-        from xiaofei.adapters.http_api import error_response
-
         return integrated_response(error_response(exc, request_id))
     return integrated_response(handle_http(app, req))
 
@@ -196,51 +185,25 @@ def wx_caller(app: App, context: Mapping[str, Any]) -> Caller | None:
     return wx_caller_from_context(context, os.environ, app.secret)
 
 
-CallAction = Callable[[App, Caller | None, dict[str, Any]], Any]
+def call_fields(app: App, function: str, action: str, event: dict[str, Any]) -> Fields:
+    """The arguments of a cloud call: its ``data``, with a WeChat ``fileID`` turned into the upload's
+    key (``""`` when it is not a file of this deployment's environment and bucket: then not_found)."""
+    if (function, action) == ("predict", "predict") and event.get("fileID") is not None:
+        settings = app.settings
+        return {**event, "key": key_from_file_id(event["fileID"], settings.cloud_env, settings.cloud_bucket)}
+    return event
 
 
-CALL_ACTIONS: dict[tuple[str, str], CallAction] = {
-    ("predict", "predict"): lambda app, who, ev: service.predict(
-        app, who, _call_source(app, ev), ev.get("model"), ev.get("request_id")
-    ),
-    ("predict", "upload"): lambda app, who, ev: service.create_upload(
-        app, who, ev.get("ext"), ev.get("model"), ev.get("request_id")
-    ),
-    ("predict", "models"): lambda app, who, ev: service.list_models(app),
-    ("history", "list"): lambda app, who, ev: service.list_history(
-        app, who, ev.get("cursor"), ev.get("limit")
-    ),
-    ("history", "get"): lambda app, who, ev: service.get_record(app, who, ev.get("id")),
-    ("history", "delete"): lambda app, who, ev: service.delete_record(app, who, ev.get("id")),
-    ("history", "delete_all"): lambda app, who, ev: service.delete_all(app, who),
-}
-
-
-CALL_ACTIONS.update(reviews.CALL_ACTIONS)  # share, unshare, consent, reviewer, shared, review
-
-_DEFAULT_ACTION = {"predict": "predict", "history": "list"}
-
-
-def _call_source(app: App, event: dict[str, Any]) -> service.ImageSource:
-    if event.get("fileID") is not None:
-        return service.ImageSource(file_id=event["fileID"])
-    if event.get("key") is not None:
-        return service.ImageSource(key=event["key"])
-    return service.ImageSource(
-        data=service.decode_base64_image(event.get("image"), direct_limit(app.settings.max_body_bytes))
-    )
-
-
-def _handle_call(app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str) -> Any:
+def _handle_call(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
     try:
-        action = event.get("action") or _DEFAULT_ACTION.get(function, "")
-        handler = CALL_ACTIONS.get((function, action)) if isinstance(action, str) else None
+        action = event.get("action") or CALL_DEFAULTS.get(function, "")
+        handler = CALLS.get((function, action)) if isinstance(action, str) else None
         if handler is None:
             raise BadRequest("Unknown action.", "未知的操作。", code="unknown_action")
         caller = wx_caller(app, ctx)
         if caller is None:
             raise Unauthorized()
-        return handler(app, caller, event)
+        return handler.invoke(app, caller, call_fields(app, function, action, event), Via.CALL)
     except AppError as exc:
         return exc.to_dict(request_id)
     except Exception:
@@ -248,12 +211,37 @@ def _handle_call(app: App, function: str, event: dict[str, Any], ctx: dict[str, 
         return InternalError().to_dict(request_id)
 
 
+_APPID_SUFFIX = re.compile(r"-\d{5,}$")
+
+
+def bucket_without_appid(bucket: str) -> str:
+    """``7465-env-1258717764`` → ``7465-env``: fileIDs carry the bucket with or without ``-<appid>``."""
+    return _APPID_SUFFIX.sub("", bucket)
+
+
+def key_from_file_id(file_id: object, cloud_env: str, cloud_bucket: str = "") -> str:
+    """The object key of a WeChat cloud-storage fileID, or "" if it is not this deployment's.
+
+    ``cloud://{env}.{bucket}/{key}``, where WeChat's own examples write the bucket both with and without
+    its ``-<appid>`` suffix: both are accepted. The env must be ``cloud_env``; the bucket, when
+    ``cloud_bucket`` is configured, must be it (compared without the suffix); the key is everything after
+    the first ``/``.
+    """
+    if not (isinstance(file_id, str) and cloud_env and file_id.startswith("cloud://")):
+        return ""
+    host, slash, key = file_id[len("cloud://") :].partition("/")
+    env, dot, bucket = host.partition(".")
+    if not (slash and dot and key and bucket) or env != cloud_env:
+        return ""
+    if cloud_bucket and bucket_without_appid(bucket) != bucket_without_appid(cloud_bucket):
+        return ""
+    return key
+
+
 # --- timer, COS, invalid ----------------------------------------------------------------------------
 
 
-def _handle_timer(
-    app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str
-) -> Any:
+def _handle_timer(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
     from xiaofei.lifecycle import registry  # the model-update job; only the timer function needs it
 
     return registry.run_scheduled(app, event)
@@ -270,17 +258,17 @@ def cos_keys(event: dict[str, Any]) -> list[str]:
     return keys
 
 
-def _handle_cos(app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str) -> Any:
+def _handle_cos(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
     from xiaofei.usecases.uploads import complete_uploads  # the async path
 
     return complete_uploads(app, cos_keys(event))
 
 
-def _handle_invalid(app: App, function: str, event: Any, ctx: dict[str, Any], request_id: str) -> Any:
+def _handle_invalid(app: App, function: str, event: Any, ctx: ScfContext, request_id: str) -> Any:
     return BadRequest("The event is not an object.", "事件格式错误。").to_dict(request_id)
 
 
-EventHandler = Callable[[App, str, Any, dict[str, Any], str], Any]
+EventHandler = Callable[[App, str, Any, ScfContext, str], Any]
 _HANDLERS: dict[str, EventHandler] = {
     "http": _handle_http,
     "call": _handle_call,

@@ -1,12 +1,4 @@
-"""Per-user prediction records over the object store.
-
-Layout (DESIGN.md)::
-
-    uploads/{uid}/{id}.{ext}                  raw upload (presigned PUT / cloud storage)
-    images/{uid}/{id}.jpg                     stored image, metadata stripped
-    heatmaps/{uid}/{id}.png                   CAM overlay
-    history/{uid}/{inverted-ms}-{id}.json     the record; keys sort newest first
-    idem/{uid}/{sha256(client_request_id)[:32]}.json   → {"id": record id}: retries return the same record
+"""Per-user prediction records over the object store (their keys: ``records.keys``).
 
 The record key is derived from the id alone (its time part), so get and delete need no listing, and a
 caller's id can only ever address that caller's own prefix. Ids, uids, cursors and upload keys are
@@ -28,69 +20,25 @@ from typing import Any
 
 from xiaofei import clock
 from xiaofei.errors import BadRequest, Conflict, NotFound
-from xiaofei.ids import id_time_ms, inverted_ms, is_valid_id
+from xiaofei.ids import is_valid_id
+from xiaofei.records.keys import (
+    RECORD_NAME_RE,
+    USER_PREFIXES,
+    check_uid,
+    idem_key,
+    is_own_media_key,
+    keys_for,
+    record_key,
+    user_prefix,
+)
 from xiaofei.storage.open import ObjectStore, validate_key
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 50
 STATUSES = ("pending", "done", "failed")
-USER_PREFIXES = ("uploads", "images", "heatmaps", "idem", "history")  # history last: see delete_all
 IDEM_STALE_S = 300.0  # an idempotency claim whose record never appeared may be taken over after this
-_UID_RE = re.compile(r"^[0-9a-f]{32}$")
-_EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
-_RECORD_NAME_RE = re.compile(r"^(\d{15})-([0-9a-z]{26})\.json$")
 _JSON = "application/json; charset=utf-8"
-
-
-def _check_uid(uid: str) -> str:
-    # uids are made by identity.uid_for; anything else is a bug upstream, never a path component.
-    if not isinstance(uid, str) or not _UID_RE.match(uid):
-        raise BadRequest("Invalid user.", "用户标识无效。")
-    return uid
-
-
-def _record_name(record_id: str) -> str:
-    return f"{inverted_ms(id_time_ms(record_id))}-{record_id}.json"
-
-
-def keys_for(uid: str, record_id: str, ext: str = "jpg") -> dict[str, str]:
-    """The object keys of one prediction: ``upload`` (with ``ext``), ``image``, ``heatmap``, ``record``."""
-    _check_uid(uid)
-    if not is_valid_id(record_id):
-        raise BadRequest("Invalid id.", "编号无效。")
-    if not isinstance(ext, str) or not _EXT_RE.match(ext):
-        raise BadRequest("Invalid file extension.", "文件扩展名无效。")
-    return {
-        "upload": f"uploads/{uid}/{record_id}.{ext}",
-        "image": f"images/{uid}/{record_id}.jpg",
-        "heatmap": f"heatmaps/{uid}/{record_id}.png",
-        "record": f"history/{uid}/{_record_name(record_id)}",
-    }
-
-
-def parse_upload_key(uid: str, key: str) -> tuple[str, str]:
-    """``(record_id, ext)`` of ``uploads/{uid}/{id}.{ext}``; ``NotFound`` for anything else, including
-    another user's upload (existence is never confirmed)."""
-    _check_uid(uid)
-    if not isinstance(key, str):
-        raise NotFound()
-    match = re.fullmatch(r"uploads/([0-9a-f]{32})/([0-9a-z]{26})\.([a-z0-9]{1,5})", key)
-    if not match or match.group(1) != uid or not is_valid_id(match.group(2)):
-        raise NotFound()
-    return match.group(2), match.group(3)
-
-
-def idem_key(uid: str, client_request_id: str) -> str:
-    _check_uid(uid)
-    if (
-        not isinstance(client_request_id, str)
-        or not 1 <= len(client_request_id) <= 128
-        or not client_request_id.isprintable()
-    ):
-        raise BadRequest("Invalid request id.", "请求编号无效。")
-    digest = hashlib.sha256(client_request_id.encode()).hexdigest()[:32]
-    return f"idem/{uid}/{digest}.json"
 
 
 def _bad_cursor() -> BadRequest:
@@ -124,10 +72,7 @@ class HistoryRepo:
         )
 
     def record_key(self, uid: str, record_id: str) -> str:
-        _check_uid(uid)
-        if not is_valid_id(record_id):
-            raise NotFound()
-        return f"history/{uid}/{_record_name(record_id)}"
+        return record_key(uid, record_id)
 
     # -- records
 
@@ -166,13 +111,13 @@ class HistoryRepo:
     def list(self, uid: str, *, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first. The cursor names the last record of the previous page, so records added while
         someone pages (always newer, so sorted before it) never shift the pages still to come."""
-        _check_uid(uid)
+        check_uid(uid)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be 1..{MAX_PAGE}.", f"limit 必须在 1 到 {MAX_PAGE} 之间。")
-        prefix = f"history/{uid}/"
+        prefix = user_prefix("history", uid)
         after = self._decode_cursor(uid, cursor) if cursor else None
         infos, more = self.store.list(prefix, cursor=after, limit=limit)
-        infos = [i for i in infos if _RECORD_NAME_RE.match(i.key[len(prefix) :])]
+        infos = [i for i in infos if RECORD_NAME_RE.match(i.key[len(prefix) :])]
         if len(infos) > 1:
             with ThreadPoolExecutor(max_workers=min(8, len(infos))) as pool:
                 fetched = list(pool.map(self._read, [i.key for i in infos]))
@@ -203,8 +148,8 @@ class HistoryRepo:
             key = _unb64(payload).decode("ascii")
         except UnicodeDecodeError:
             raise _bad_cursor() from None
-        prefix = f"history/{uid}/"
-        match = _RECORD_NAME_RE.match(key[len(prefix) :]) if key.startswith(prefix) else None
+        prefix = user_prefix("history", uid)
+        match = RECORD_NAME_RE.match(key[len(prefix) :]) if key.startswith(prefix) else None
         if not match or not is_valid_id(match.group(2)) or key != self.record_key(uid, match.group(2)):
             raise _bad_cursor()
         return validate_key(key)
@@ -220,7 +165,7 @@ class HistoryRepo:
         for field in ("image_key", "heatmap_key", "upload_key"):
             key = record.get(field)
             # Only keys inside this user's own prefixes: a record can never make us delete anything else.
-            if isinstance(key, str) and key.split("/")[:2] in ([p, uid] for p in USER_PREFIXES[:3]):
+            if isinstance(key, str) and is_own_media_key(uid, key):
                 owned.add(validate_key(key))
         crid = record.get("client_request_id")
         if isinstance(crid, str) and crid:
@@ -231,10 +176,10 @@ class HistoryRepo:
 
     def delete_all(self, uid: str) -> int:
         """Erase everything of this user under every prefix; returns the number of records deleted."""
-        _check_uid(uid)
+        check_uid(uid)
         records = 0
         for area in USER_PREFIXES:
-            prefix = f"{area}/{uid}/"
+            prefix = user_prefix(area, uid)
             cursor: str | None = None
             while True:
                 infos, cursor = self.store.list(prefix, cursor=cursor, limit=self.erase_page)

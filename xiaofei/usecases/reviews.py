@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +39,18 @@ from xiaofei.errors import (
     ShareClaimed,
     ShareExpired,
     ShareRevoked,
-    Unauthorized,
 )
 from xiaofei.identity import Caller
 from xiaofei.ids import is_valid_id, new_id
 from xiaofei.records import audit
+from xiaofei.records.keys import REVIEWERS_PREFIX, is_uid, reviewer_key, reviewer_of_key
+from xiaofei.usecases.common import Wrong
 
 if TYPE_CHECKING:
     from xiaofei.app import App
 
 log = logging.getLogger(__name__)
 
-REVIEWERS_PREFIX = "reviewers/"
 SHARE_AUDIENCE = "xiaofei-share"
 MAX_SHARE_TOKEN_CHARS = 1024
 DEFAULT_SHARE_HOURS = 72
@@ -60,7 +59,6 @@ MAX_ACTIVE_SHARES = 5
 MAX_NOTE_CHARS = 1000
 MAX_NAME_CHARS = 60
 VERDICTS = ("agree", "label", "cannot_tell")
-_UID_RE = re.compile(r"^[0-9a-f]{32}$")
 _JSON = "application/json; charset=utf-8"
 _UPDATE_ATTEMPTS = 5
 
@@ -72,12 +70,6 @@ def _epoch(iso: Any) -> float:
         return 0.0
 
 
-def _known(caller: Caller | None) -> Caller:
-    if caller is None or caller.anonymous:
-        raise Unauthorized()
-    return caller
-
-
 def _audit(app: App, action: str, by: str, **details: Any) -> None:
     audit.append(app.store, clock.now(), action, by=by, details=details)
 
@@ -87,15 +79,7 @@ def _audit(app: App, action: str, by: str, **details: Any) -> None:
 
 def is_reviewer_code(code: Any) -> bool:
     """A reviewer code is the doctor's uid (32 hex characters): what the clients show a doctor."""
-    return isinstance(code, str) and bool(_UID_RE.match(code))
-
-
-def reviewer_key(uid: str) -> str:
-    if not is_reviewer_code(uid):
-        raise BadRequest(
-            "A reviewer code is 32 hexadecimal characters.", "审阅医生编码应为 32 位十六进制字符。"
-        )
-    return f"{REVIEWERS_PREFIX}{uid}.json"
+    return is_uid(code)
 
 
 def clean_name(name: Any) -> str:
@@ -152,7 +136,7 @@ def list_reviewers(app: App) -> list[dict[str, Any]]:
     while True:
         infos, cursor = app.store.list(REVIEWERS_PREFIX, cursor=cursor)
         for info in infos:
-            uid = info.key[len(REVIEWERS_PREFIX) :].removesuffix(".json")
+            uid = reviewer_of_key(info.key)
             entry = get_reviewer(app, uid)
             if entry is not None:
                 out.append(entry)
@@ -160,9 +144,8 @@ def list_reviewers(app: App) -> list[dict[str, Any]]:
             return sorted(out, key=lambda e: str(e.get("added_at")))
 
 
-def whoami(app: App, caller: Caller | None) -> dict[str, Any]:
+def whoami(app: App, who: Caller) -> dict[str, Any]:
     """The caller's reviewer code (to give the operator) and whether they are on the list."""
-    who = _known(caller)
     entry = get_reviewer(app, who.uid)
     return {"code": who.uid, "reviewer": entry is not None, "name": entry["name"] if entry else None}
 
@@ -276,10 +259,9 @@ def _active(share: dict[str, Any], now: float) -> bool:
     return not share.get("revoked_at") and _epoch(share.get("expires_at")) > now
 
 
-def create_share(app: App, caller: Caller | None, record_id: Any, hours: Any = None) -> dict[str, Any]:
-    """A link that lets one reviewer open this one record until it expires or the owner revokes it."""
-    who = _known(caller)
-    ttl_h = parse_hours(hours)
+def create_share(app: App, who: Caller, record_id: str, ttl_h: int) -> dict[str, Any]:
+    """A link that lets one reviewer open this one record until it expires or the owner revokes it
+    (``ttl_h``: its lifetime in hours, ``parse_hours``)."""
     share_id = new_id()
     now = clock.now()
     expires_at = now + ttl_h * 3600
@@ -322,10 +304,7 @@ def create_share(app: App, caller: Caller | None, record_id: Any, hours: Any = N
     }
 
 
-def revoke_share(app: App, caller: Caller | None, record_id: Any, share_id: Any) -> dict[str, Any]:
-    who = _known(caller)
-    if not is_valid_id(share_id):
-        raise NotFound()
+def revoke_share(app: App, who: Caller, record_id: str, share_id: str) -> dict[str, Any]:
 
     def revoke(record: dict[str, Any]) -> dict[str, Any]:
         for share in record.get("shares") or []:
@@ -340,15 +319,16 @@ def revoke_share(app: App, caller: Caller | None, record_id: Any, share_id: Any)
     return {"revoked": share_id}
 
 
-def set_consent(app: App, caller: Caller | None, record_id: Any, export: Any) -> dict[str, Any]:
+def bad_export() -> BadRequest:
+    return BadRequest(
+        "Field 'export' must be true or false.",
+        "字段 export 必须为 true 或 false。",
+        details={"field": "export"},
+    )
+
+
+def set_consent(app: App, who: Caller, record_id: str, export: bool) -> dict[str, Any]:
     """The owner's explicit yes (or, later, no) to the film and the doctor's label training a model."""
-    who = _known(caller)
-    if not isinstance(export, bool):
-        raise BadRequest(
-            "Field 'export' must be true or false.",
-            "字段 export 必须为 true 或 false。",
-            details={"field": "export"},
-        )
 
     def consent(record: dict[str, Any]) -> dict[str, Any]:
         _require_done(record)
@@ -364,10 +344,9 @@ def set_consent(app: App, caller: Caller | None, record_id: Any, export: Any) ->
 # ------------------------------------------------------------------------------- the doctor's side
 
 
-def _shared(app: App, caller: Caller | None, token: Any) -> tuple[Caller, dict[str, Any], str, str, str]:
+def _shared(app: App, who: Caller, token: str) -> tuple[Caller, dict[str, Any], str, str, str]:
     """Check everything a doctor's use of a link needs; returns (doctor, reviewer entry, owner, record
     id, share id). The order says as little as possible: non-reviewers learn nothing about the link."""
-    who = _known(caller)
     reviewer = get_reviewer(app, who.uid)
     if reviewer is None:
         raise NotReviewer(details={"reviewer_code": who.uid})
@@ -457,7 +436,7 @@ def shared_view(app: App, record: dict[str, Any], share: dict[str, Any]) -> dict
     }
 
 
-def open_share(app: App, caller: Caller | None, token: Any) -> dict[str, Any]:
+def open_share(app: App, caller: Caller, token: str) -> dict[str, Any]:
     doctor, reviewer, owner, record_id, share_id = _shared(app, caller, token)
     record = app.history.get(owner, record_id)
     share = _check_share(record, share_id, doctor.uid)
@@ -467,7 +446,9 @@ def open_share(app: App, caller: Caller | None, token: Any) -> dict[str, Any]:
     return shared_view(app, record, share)
 
 
-def validate_review(record: dict[str, Any], verdict: Any, label: Any, note: Any) -> dict[str, Any]:
+def validate_review(
+    record: dict[str, Any], verdict: str | Wrong, label: str | Wrong | None, note: str | Wrong | None
+) -> dict[str, Any]:
     if verdict not in VERDICTS:
         raise BadRequest(
             "verdict must be one of: " + ", ".join(VERDICTS),
@@ -510,9 +491,17 @@ def validate_review(record: dict[str, Any], verdict: Any, label: Any, note: Any)
 
 
 def review_share(
-    app: App, caller: Caller | None, token: Any, verdict: Any, label: Any = None, note: Any = None
+    app: App,
+    caller: Caller,
+    token: str,
+    verdict: str | Wrong,
+    label: str | Wrong | None = None,
+    note: str | Wrong | None = None,
 ) -> dict[str, Any]:
-    """Record the doctor's read on the shared record (replacing their earlier read of it)."""
+    """Record the doctor's read on the shared record (replacing their earlier read of it).
+
+    ``verdict``, ``label`` and ``note`` are checked against the record; one given with the wrong type
+    (``WRONG``) fails its check here, in its place among the others."""
     doctor, reviewer, owner, record_id, share_id = _shared(app, caller, token)
     review: dict[str, Any] = {}
 
@@ -558,25 +547,7 @@ def doctor_label(record: dict[str, Any]) -> str | None:
     return label if isinstance(label, str) and label else None
 
 
-# --------------------------------------------------------------------------------- cloud-call actions
-
-CloudAction = Callable[["App", Caller | None, dict[str, Any]], Any]
-
-CALL_ACTIONS: dict[tuple[str, str], CloudAction] = {
-    ("history", "share"): lambda app, who, ev: create_share(
-        app, who, ev.get("id"), ev.get("expires_in_hours")
-    ),
-    ("history", "unshare"): lambda app, who, ev: revoke_share(app, who, ev.get("id"), ev.get("share_id")),
-    ("history", "consent"): lambda app, who, ev: set_consent(app, who, ev.get("id"), ev.get("export")),
-    ("history", "reviewer"): lambda app, who, ev: whoami(app, who),
-    ("history", "shared"): lambda app, who, ev: open_share(app, who, ev.get("share")),
-    ("history", "review"): lambda app, who, ev: review_share(
-        app, who, ev.get("share"), ev.get("verdict"), ev.get("label"), ev.get("note")
-    ),
-}
-
 __all__ = [
-    "CALL_ACTIONS",
     "ShareTokens",
     "add_reviewer",
     "create_share",
