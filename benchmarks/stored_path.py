@@ -7,8 +7,7 @@ p50/p95 over interleaved runs for three paths on the same two images:
 
 - ``anonymous``: ``usecases.predict.predict`` with no caller (nothing kept; the heat layer inline);
 - ``stored``: ``usecases.predict.predict`` for a known caller: the answer plus the stored image, heat
-  layer and
-  record (what every signed-in web user and every mini program user gets);
+  layer and record (what every signed-in web user and every mini program user gets);
 The store is the real folder store (``LocalStore``) on a tmpfs where there is one (``/dev/shm``): the
 CPU work around storing is measured, not this machine's disk; in the cloud the writes go to COS, and the
 image's write runs beside the model (``usecases.predict._start_image_write``).

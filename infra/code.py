@@ -90,14 +90,14 @@ def load_deployment(path: Path = SERVERLESS_YML) -> Deployment:
 
 
 def package_files() -> list[tuple[str, Path]]:
-    """The ``xiaofei`` package as it is installed: modules, py.typed and package data (static/)."""
+    """The ``xiaofei`` package as it is installed: its modules and py.typed (its only package data)."""
     pkg = ROOT / "xiaofei"
     files = []
     for path in sorted(pkg.rglob("*")):
         inside = path.relative_to(pkg).parts
         if not path.is_file() or "__pycache__" in inside or path.suffix in (".pyc", ".pyo"):
             continue
-        if path.suffix == ".py" or path.name == "py.typed" or inside[0] == "static":
+        if path.suffix == ".py" or path.name == "py.typed":
             files.append((path.relative_to(ROOT).as_posix(), path))
     return files
 

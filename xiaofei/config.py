@@ -69,8 +69,6 @@ class Settings:
     # Allowed CORS origin for the web page.
     cors_origin: str = "*"
     log_level: str = "INFO"
-    # Who may run operator actions over HTTP (none by default: the CLI is the operator's tool).
-    operator_token: str = ""
     # Serve exactly these model versions ("pneumonia=1.2.0,skin=1.0.0"), ignoring the registry pointer's
     # canary: set per function version by the SCF rollout mode.
     model_pins: str = ""
