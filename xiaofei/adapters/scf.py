@@ -8,7 +8,12 @@ Event kinds (see shared/reference/tencent-cloud.md §1):
 * Timer — ``{"Type": "Timer"|"timer", "TriggerName", "Time", "Message"}``.
 * COS — ``{"Records": [{"cos": {...}, "event": {...}}]}``.
 * Mini program cloud call — anything else: ``event`` is the client's ``data``; the caller is the openid
-  the platform put in ``context`` (never anything inside ``event``).
+  the platform put in ``context`` (never anything inside ``event``). The action is looked up in the one
+  table of actions (``api.CALLS``); WeChat's own details (a ``fileID``, the ``cloud_path`` to upload to)
+  are translated here and in ``api``, never in the use-cases.
+
+The ``context`` is read through ``views.ScfContext``: read-only, and its ``repr`` never shows the
+credentials it may carry.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
@@ -190,8 +196,9 @@ def call_fields(app: App, function: str, action: str, event: dict[str, Any]) -> 
     key (``""`` when it is not a file of this deployment's environment and bucket: then not_found)."""
     if (function, action) == ("predict", "predict") and event.get("fileID") is not None:
         settings = app.settings
-        return {**event, "key": key_from_file_id(event["fileID"], settings.cloud_env, settings.cloud_bucket)}
-    return event
+        key = key_from_file_id(event["fileID"], settings.cloud_env, settings.cloud_bucket)
+        return MappingProxyType({**event, "key": key})
+    return MappingProxyType(event)
 
 
 def _handle_call(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
