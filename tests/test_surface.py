@@ -173,3 +173,47 @@ def test_a_secret_never_reaches_the_logs(app: Any, monkeypatch: pytest.MonkeyPat
     logged = "\n".join(listener.text)
     assert "handled" in logged
     assert not any(s in logged for s in SECRETS)
+
+
+# --- the order of checks is the same on every channel ----------------------------------------------
+
+
+def _http(app: Any, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    from xiaofei.adapters.scf import handle
+
+    event = {
+        "httpMethod": method,
+        "path": path,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "queryString": {},
+        "body": json.dumps(body) if body is not None else "",
+    }
+    result = handle("predict", event, {}, app)
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_a_caller_is_required_before_arguments_are_checked(app: Any) -> None:
+    # An anonymous upload with a bad extension is refused as anonymous first (401, not 415)
+    status, body = _http(app, "POST", "/uploads", {"ext": "exe"})
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    # and with a session, the extension is what fails
+    token = _http(app, "POST", "/session")[1]["token"]
+    status, body = _http(app, "POST", "/uploads", {"ext": "exe"}, {"authorization": f"Bearer {token}"})
+    assert (status, body["error"]["code"]) == (415, "unsupported_format")
+
+
+def test_wrong_types_fail_with_the_documented_errors_in_their_order(app: Any) -> None:
+    from xiaofei.adapters.scf import handle
+
+    def hist(**data: Any) -> Any:
+        return handle("history", data, wx_context(), app)["error"]
+
+    assert hist(action="get", id=5)["code"] == "not_found"
+    assert hist(action="list", cursor=5)["code"] == "bad_request"
+    assert hist(action="list", limit=True)["code"] == "bad_request"
+    assert hist(action="consent", id=5, export="yes")["details"] == {"field": "export"}
+    # A review's fields are checked only after the caller is known to be a reviewer
+    assert hist(action="review", share="x", verdict=1, note=5)["code"] == "not_reviewer"
+    # A bad model name is reported before a bad request id, by its text
+    error = handle("predict", {"image": "aGk=", "model": 7, "request_id": 5}, wx_context(), app)["error"]
+    assert error["code"] == "unknown_model" and "'7'" in error["message"]["en"]
