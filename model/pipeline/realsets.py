@@ -105,7 +105,7 @@ def photos_of(paths: list[Path], seed: int, count: int) -> Iterator[tuple[str, b
     for i in rng.permutation(len(paths))[:count]:
         image = photo_of_film(load_file(paths[int(i)]), np.random.default_rng([seed, 78, int(i)]))
         buf = io.BytesIO()
-        image.save(buf, "JPEG", input_gate=90)
+        image.save(buf, "JPEG", quality=90)
         yield f"photo of {paths[int(i)].name}", buf.getvalue()
 
 
