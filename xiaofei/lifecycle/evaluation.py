@@ -25,6 +25,7 @@ its time, the metrics, the confusion matrix, per-class figures, the serving vers
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -40,9 +41,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xiaofei.errors import AppError, ManifestError, ModelUnavailable, NotFound, Rejected
+from xiaofei.errors import AppError, ImageError, ManifestError, ModelUnavailable, NotFound, Rejected
+from xiaofei.inference import input_gate
 from xiaofei.inference.manifest import Manifest
-from xiaofei.inference.onnx_model import OnnxModel, available_cpus, sha256_file
+from xiaofei.inference.onnx_model import OnnxModel, available_cpus, sha256_file, signature_mismatch
+from xiaofei.inference.reading import read_image
 from xiaofei.lifecycle.metrics import classification_metrics, percentile
 from xiaofei.lifecycle.policy import Policy, load_policy
 from xiaofei.lifecycle.registry import Registry, golden_prefix, version_key
@@ -76,8 +79,6 @@ class GoldenItem:
 
 def load_golden(registry: Registry, name: str) -> tuple[list[GoldenItem], str]:
     """The golden items and the sha256 of the index (so two evaluations can tell they used the same set)."""
-    import hashlib
-
     prefix = golden_prefix(name)
     index_bytes = registry.store.get(prefix + "index.json")
     index = json.loads(index_bytes)
@@ -102,31 +103,20 @@ class GoldenRun:
 
 
 def run_golden(model: OnnxModel, items: list[GoldenItem], max_bytes: int, max_pixels: int) -> GoldenRun:
-    """decode → preprocess → infer → classify → input gate, as a prediction does (without the heatmap)."""
-    from xiaofei.imaging import image_io
-    from xiaofei.inference import input_gate
-
-    spec = model.manifest.input
+    """Each item read as a prediction reads it (``reading.read_image``, without the heatmap)."""
     out = GoldenRun()
     for item in items:
         try:
-            decoded = image_io.decode(
-                item.data, max_bytes=max_bytes, max_pixels=max_pixels, min_side=max(spec.height, spec.width)
-            )
-        except AppError:
+            reading = read_image(model, item.data, max_bytes=max_bytes, max_pixels=max_pixels)
+        except ImageError:
             out.failures.append(item.file)
             continue
-        batch, _ = image_io.preprocess(decoded.image, spec)
-        started = time.perf_counter()
-        raw = model.run(batch)
-        out.infer_ms.append((time.perf_counter() - started) * 1000)
-        result = model.classify(raw.logits)
-        ok = bool(input_gate.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind).ok)
+        out.infer_ms.append(reading.run_ms)
         if item.label is None:
-            out.ood_refused.append(not ok)
+            out.ood_refused.append(not reading.accepted)
         else:
-            out.probabilities.append(np.asarray(result.probabilities, dtype=np.float64))
-            out.accepted.append(ok)
+            out.probabilities.append(np.asarray(reading.result.probabilities, dtype=np.float64))
+            out.accepted.append(reading.accepted)
     return out
 
 
@@ -311,8 +301,6 @@ def _check_manifest(registry: Registry, name: str, version: str, package: Path) 
         data = registry.manifest_bytes(name, version)
     except NotFound:
         raise Rejected("manifest", "manifest.json is missing.", "缺少 manifest.json。") from None
-    from xiaofei.inference import input_gate
-
     try:
         manifest = Manifest.loads(data)
         input_gate.check_manifest(manifest)  # the input gate's fitted section too
@@ -366,55 +354,9 @@ def _check_loads(path: Path) -> Any:
 
 
 def _check_signature(session: Any, manifest: Manifest) -> None:
-    spec = manifest.input
-    inputs = {i.name: i for i in session.get_inputs()}
-    if spec.name not in inputs:
-        raise Rejected(
-            "signature",
-            f"the model has no input named '{spec.name}' (it has: {', '.join(inputs)}).",
-            f"模型没有名为 '{spec.name}' 的输入。",
-        )
-    declared = list(inputs[spec.name].shape)
-    expected = [spec.channels, spec.height, spec.width]
-    fixed = [d if isinstance(d, int) else None for d in declared[1:]]
-    if len(declared) != 4 or any(d is not None and d != e for d, e in zip(fixed, expected, strict=True)):
-        raise Rejected(
-            "signature",
-            f"the model's input shape {declared} does not match the manifest's "
-            f"[N, {spec.channels}, {spec.height}, {spec.width}].",
-            f"模型输入形状 {declared} 与清单 [N, {spec.channels}, {spec.height}, {spec.width}] 不一致。",
-        )
-    outputs = {o.name for o in session.get_outputs()}
-    for wanted in (manifest.logits_output, manifest.features_output, manifest.kind_output):
-        if wanted is None:
-            continue
-        if wanted not in outputs:
-            raise Rejected(
-                "signature", f"the model has no output named '{wanted}'.", f"模型没有名为 '{wanted}' 的输出。"
-            )
-    batch = np.zeros((1, *expected), dtype=np.float32)
-    try:
-        logits, features = session.run([manifest.logits_output, manifest.features_output], {spec.name: batch})
-    except Exception:
-        raise Rejected(
-            "signature",
-            "the model fails on an input of the manifest's shape.",
-            "模型无法处理清单所述形状的输入。",
-        ) from None
-    labels, channels = len(manifest.labels), len(manifest.cam_weights[0])
-    if np.shape(logits) != (1, labels):
-        raise Rejected(
-            "signature",
-            f"logits have shape {list(np.shape(logits))}, expected [1, {labels}] (one column per label).",
-            f"logits 形状为 {list(np.shape(logits))}，应为 [1, {labels}]。",
-        )
-    if np.ndim(features) != 4 or np.shape(features)[1] != channels:
-        raise Rejected(
-            "signature",
-            f"features have shape {list(np.shape(features))}, expected [1, {channels}, h, w] "
-            "(one channel per CAM weight).",
-            f"特征形状为 {list(np.shape(features))}，应为 [1, {channels}, h, w]。",
-        )
+    problem = signature_mismatch(session, manifest)
+    if problem is not None:
+        raise Rejected("signature", *problem)
 
 
 def _check_labels(registry: Registry, name: str, manifest: Manifest) -> Manifest | None:
