@@ -2,8 +2,9 @@
 
 Every image goes through what a prediction does (``xiaofei.inference.reading.read_image``: decode →
 preprocess → the ONNX session → calibration → the input gate), so the figures are the product's, not the
-training loop's. The model card prints them and ``tests/test_real_data.py`` holds the package to them; both skip where the
-data is absent. ``photo`` sets are phone photos of the films simulated by ``modalities.photo_of_film``.
+training loop's. The model card prints them and ``tests/test_real_data.py`` holds the package to them;
+both skip where the data is absent. ``photo`` sets are phone photos of the films simulated by
+``modalities.photo_of_film``.
 
 Which folder is what (see ``shared/data/README.md``): ``kermany-native`` (films of the training
 hospital at native size), ``cxr-other/frontal`` and ``/lateral`` (adults, other hospitals: for testing
