@@ -31,20 +31,8 @@ LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
 # RESTRUCTURING IN PROGRESS (issue 13): the imports still to be moved. Remove an entry when its import is
 # gone; the list must be empty (and this block deleted) before the issue is resolved.
 NOT_YET_MOVED = {
-    ("xiaofei.imaging.image_io", "xiaofei.inference.manifest"),
-    ("xiaofei.inference.reading", "xiaofei.app"),
-    ("xiaofei.lifecycle.evaluation", "xiaofei.usecases.agreement"),
-    ("xiaofei.lifecycle.registry", "xiaofei.app"),
-    ("xiaofei.lifecycle.source", "xiaofei.app"),
-    ("xiaofei.lifecycle.update", "xiaofei.adapters.rollout_scf"),
-    ("xiaofei.lifecycle.update", "xiaofei.app"),
     # cycles
     ("xiaofei.adapters.http_reviews", "xiaofei.adapters.http_api"),
-    ("xiaofei.adapters.review_cli", "xiaofei.adapters.registry_cli"),
-    ("xiaofei.imaging.image_io", "xiaofei.imaging.dicom"),
-    ("xiaofei.lifecycle.policy", "xiaofei.lifecycle.registry"),
-    ("xiaofei.lifecycle.registry", "xiaofei.lifecycle.update"),
-    ("xiaofei.adapters.rollout_scf", "xiaofei.lifecycle.source"),
 }
 
 

@@ -254,9 +254,9 @@ def _handle_call(app: App, function: str, event: dict[str, Any], ctx: dict[str, 
 def _handle_timer(
     app: App, function: str, event: dict[str, Any], ctx: dict[str, Any], request_id: str
 ) -> Any:
-    from xiaofei.lifecycle import registry  # the model-update job; only the timer function needs it
+    from xiaofei.adapters.rollout_scf import run_model_update  # only the timer function needs the job
 
-    return registry.run_scheduled(app, event)
+    return run_model_update(app, event)
 
 
 def cos_keys(event: dict[str, Any]) -> list[str]:

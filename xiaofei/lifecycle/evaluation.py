@@ -13,7 +13,7 @@
    against the policy, and accuracy / macro-F1 against the serving version on the same images
 7. ``input_gate`` — the input gate's acceptance rate on the golden images, and its rejection rate on the
    golden set's out-of-domain items (or, if it has none, the rate the pipeline measured in the manifest)
-8. ``reviewed``  — the site's reviewed films (doctors' reads, ``agreement.reviewed_items``): the
+8. ``reviewed``  — the site's reviewed films (doctors' reads, ``records.reviewed.reviewed_films``): the
    candidate's agreement with the doctors, and its class-balanced form, against the serving version's
    on the same films; rejects only when the policy's ``reviewed_max_regression`` asks it to
 9. ``latency``   — p95 of one inference on this CPU
@@ -47,8 +47,9 @@ from xiaofei.inference.manifest import Manifest
 from xiaofei.inference.onnx_model import OnnxModel, available_cpus, sha256_file, signature_mismatch
 from xiaofei.inference.reading import read_image
 from xiaofei.lifecycle.metrics import classification_metrics, percentile
-from xiaofei.lifecycle.policy import Policy, load_policy
+from xiaofei.lifecycle.policy import Policy
 from xiaofei.lifecycle.registry import Registry, golden_prefix, version_key
+from xiaofei.records.reviewed import reviewed_films
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def evaluate(
     """Run the checks in order and return (and by default write) the evaluation of ``name`` ``version``."""
     started = time.perf_counter()
     run = _Run(name, version)
-    policy = load_policy(registry, name)
+    policy = registry.load_policy(name)
     verdict, reasons = "passed", []
     with tempfile.TemporaryDirectory(prefix="xiaofei-gate-") as tmp:
         try:
@@ -557,9 +558,11 @@ def _check_reviewed(
     max_bytes: int,
     max_pixels: int,
 ) -> str:
-    from xiaofei.usecases.agreement import reviewed_items
-
-    items = [i for i in reviewed_items(registry.store, run.name) if i.label in manifest.label_ids]
+    items = [
+        GoldenItem(f"record:{film.record_id}", film.label, film.data)  # a record id, never a user id
+        for film in reviewed_films(registry.store, run.name)
+        if film.label in manifest.label_ids
+    ]
     out: dict[str, Any] = {"cases": len(items), "policy_max_regression": policy.reviewed_max_regression}
     run.out["reviewed"] = out
     if not items:
