@@ -10,7 +10,8 @@ Prints one table:
 - the 12 MP decode alone: draft-mode decode against a full decode.
 
 Three pipelines, each in its own processes, with the same weights and the same answer:
-- ``onnx``: the serving path (``reading.run_model``): JPEG draft decode, Pillow resize, ONNX Runtime;
+- ``onnx``: the serving path (``reading.read_image``, ``answer_of``): JPEG draft decode, Pillow resize,
+  ONNX Runtime;
 - ``torch``: the PyTorch pipeline — the image decoded in full (as PIL/torchvision do by default), the
   resize and normalisation done on the tensor (``F.interpolate`` with antialiasing, as torchvision's
   ``Resize``), the module from ``train/weights.pt`` in eager mode with no grad; then the same input gate,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xiaofei.errors import BadRequest
+from xiaofei.errors import BadRequest, NotFound
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -137,8 +137,6 @@ def _evaluate(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, An
 
     s = app.settings
     if not registry.exists(args.name, args.version):
-        from xiaofei.errors import NotFound
-
         raise NotFound(
             f"{args.name} {args.version} is not published.", f"{args.name} {args.version} 尚未发布。"
         )

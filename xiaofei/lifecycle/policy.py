@@ -30,7 +30,7 @@ class Policy:
     min_macro_f1: float = 0.65
     min_recall: dict[str, float] = field(default_factory=lambda: {"*": 0.50})
     max_regression: float = 0.05  # one image of a 30-image golden set is 0.033
-    max_ece: float = 0.05  # beyond what chance explains on the golden set (see gate._check_golden)
+    max_ece: float = 0.05  # beyond what chance explains on the golden set (see evaluation._check_golden)
     min_acceptance_rate: float = 0.95
     min_rejection_rate: float | None = 0.95  # issue 7's target on out-of-domain images
     max_p95_ms: float = 1000.0
