@@ -10,7 +10,8 @@ Prints one table:
 - the 12 MP decode alone: draft-mode decode against a full decode.
 
 Three pipelines, each in its own processes, with the same weights and the same answer:
-- ``onnx``: the serving path (``reading.run_model``): JPEG draft decode, Pillow resize, ONNX Runtime;
+- ``onnx``: the serving path (``reading.read_image``, ``answer_of``): JPEG draft decode, Pillow resize,
+  ONNX Runtime;
 - ``torch``: the PyTorch pipeline — the image decoded in full (as PIL/torchvision do by default), the
   resize and normalisation done on the tensor (``F.interpolate`` with antialiasing, as torchvision's
   ``Resize``), the module from ``train/weights.pt`` in eager mode with no grad; then the same input gate,
@@ -43,12 +44,15 @@ mode, image_path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sys.path.insert(0, os.environ["XF_ROOT"])
 from xiaofei.app import App
 from xiaofei.config import Settings
-from xiaofei import reading
+from xiaofei.imaging import image_io
+from xiaofei.inference.preprocess import preprocess
+from xiaofei.inference.reading import answer_of, read_image
 settings = Settings.from_env({"XIAOFEI_THREADS": "1", "XIAOFEI_STORAGE": "file:///tmp/xiaofei-bench",
                               "XIAOFEI_SECRET": "bench"})
 app = App(settings)
 model = app.models.get("pneumonia", "")
-answer = lambda data: reading.run_model(app, model, data)
+answer = lambda data: answer_of(read_image(model, data, max_bytes=settings.max_body_bytes,
+                                             max_pixels=settings.max_pixels, heatmap=True))
 if mode != "onnx":
     import numpy as np
     import torch
@@ -57,11 +61,10 @@ if mode != "onnx":
     from model.pipeline.nets import load_torch_model
     net = load_torch_model(os.path.join(os.environ["XF_ROOT"], "model", "pneumonia")).eval()
     from xiaofei.inference.onnx_model import RawOutput
-    from xiaofei import imaging as _im
     # The gate's kind model is in the ONNX graph only (weights.pt holds the diagnostic net): the torch
     # baselines reuse its output for this image, computed once here, so they do less work than serving.
-    _image = _im.decode(open(image_path, "rb").read(), min_side=512).image
-    _batch, _ = _im.preprocess(_image, model.manifest.input)
+    _image = image_io.decode(open(image_path, "rb").read(), min_side=512).image
+    _batch, _ = preprocess(_image, model.manifest.input)
     kind = model.run(_batch).kind
     def run(batch):
         with torch.no_grad():
@@ -70,7 +73,7 @@ if mode != "onnx":
     model.run = run
 if mode == "torch":
     from PIL import Image, ImageOps
-    from xiaofei import quality
+    from xiaofei.inference import input_gate
     from xiaofei.imaging.heatmap import render_layer
     from xiaofei.imaging.image_io import Box
     spec = model.manifest.input
@@ -91,7 +94,7 @@ if mode == "torch":
         canvas[:, :, box.top:box.top + nh, box.left:box.left + nw] = content
         raw = model.run(((canvas - mean) / std).numpy())
         result = model.classify(raw.logits)
-        quality.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
+        input_gate.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
         cam = model.cam(raw.features, result.top)
         return result, render_layer(image.size, cam, box, (spec.height, spec.width))
 data = open(image_path, "rb").read()
@@ -102,9 +105,8 @@ for _ in range(runs):
     s = time.perf_counter()
     answer(data)
     times.append((time.perf_counter() - s) * 1000)
-from xiaofei import imaging
 spec = model.manifest.input
-batch, _ = imaging.preprocess(imaging.decode(data, min_side=512).image, spec)
+batch, _ = preprocess(image_io.decode(data, min_side=512).image, spec)
 infer = []
 for _ in range(runs):
     s = time.perf_counter()

@@ -49,7 +49,7 @@ def make_images(folder: Path) -> dict[str, bytes]:
     xray = make_chest_xray("bacterial", rng)
     xray = xray if isinstance(xray, Image.Image) else Image.fromarray(np.asarray(xray))
     buf = io.BytesIO()
-    xray.convert("L").resize((1024, 1024), Image.Resampling.BILINEAR).save(buf, "JPEG", input_gate=90)
+    xray.convert("L").resize((1024, 1024), Image.Resampling.BILINEAR).save(buf, "JPEG", quality=90)
     return {"1 MP X-ray": buf.getvalue(), "12 MP photo": imagegen.phone_photo()}
 
 
@@ -59,16 +59,16 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
 
     from xiaofei.clock import now_iso
     from xiaofei.ids import new_id
-    from xiaofei.imaging import image_io
     from xiaofei.imaging.heatmap import render_layer
     from xiaofei.inference import input_gate
+    from xiaofei.inference.preprocess import preprocess
     from xiaofei.records.keys import keys_for
 
     model = app.models.get("pneumonia", caller.uid)
     spec = model.manifest.input
     with Image.open(io.BytesIO(data)) as im:
         image = ImageOps.exif_transpose(im).convert("L" if spec.channels == 1 else "RGB")
-    batch, box = image_io.preprocess(image, spec)
+    batch, box = preprocess(image, spec)
     raw = model.run(batch)
     result = model.classify(raw.logits)
     report = input_gate.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
@@ -78,7 +78,7 @@ def naive_stored(app: Any, caller: Any, data: bytes) -> dict[str, Any]:
     scale = 1024 / max(w, h)
     small = image.resize((round(w * scale), round(h * scale)), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    small.save(out, "JPEG", input_gate=88, optimize=True)
+    small.save(out, "JPEG", quality=88, optimize=True)
     record_id = new_id()
     keys = keys_for(caller.uid, record_id)
     app.store.put(keys["image"], out.getvalue(), "image/jpeg")

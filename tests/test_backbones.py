@@ -20,9 +20,9 @@ from model.pipeline.export import check_onnx, export_onnx
 from model.pipeline.specs import PNEUMONIA, SKIN
 from model.pipeline.synthetic import make_chest_xray
 from model.pipeline.train import TrainConfig
-from xiaofei.imaging import image_io
 from xiaofei.inference.manifest import InputSpec
 from xiaofei.inference.onnx_model import OnnxModel
+from xiaofei.inference.preprocess import preprocess
 
 
 def _torchvision_works() -> bool:
@@ -132,7 +132,7 @@ def test_tiny_build_with_a_torchvision_backbone_serves(task: object, tmp_path: P
     model = OnnxModel.load(config.out, threads=1)
     assert model.manifest.raw["training"]["backbone"] == "mobilenet_v3_small"
     image = make_chest_xray("viral", np.random.default_rng(0), size=(300, 260))
-    batch, _ = image_io.preprocess(image, model.manifest.input)
+    batch, _ = preprocess(image, model.manifest.input)
     raw = model.run(batch)
     result = model.classify(raw.logits)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-5

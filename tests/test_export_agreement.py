@@ -23,7 +23,6 @@ from xiaofei.adapters import cli
 from xiaofei.app import App, set_app
 from xiaofei.ids import new_id
 from xiaofei.lifecycle.evaluation import evaluate
-from xiaofei.lifecycle.registry import Registry
 from xiaofei.records import audit
 from xiaofei.usecases import reviews
 from xiaofei.usecases.agreement import figures, wilson
@@ -219,7 +218,7 @@ def test_the_gate_scores_candidates_on_the_sites_reviewed_films(tmp_path: Path) 
     app = App(settings(tmp_path, models="skin", default_model="skin"))
     set_app(app)
     try:
-        registry = Registry.for_app(app)
+        registry = app.registry
         registry.bootstrap("skin")
         golden = json.loads((BUNDLED / "skin" / "golden" / "index.json").read_text())["items"]
         # GIVEN 12 reviewed films on the site, the doctor agreeing with the serving version

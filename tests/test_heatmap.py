@@ -24,6 +24,7 @@ from xiaofei.imaging.heatmap import (
 )
 from xiaofei.inference.manifest import InputSpec
 from xiaofei.inference.onnx_model import OnnxModel, class_activation_map
+from xiaofei.inference.preprocess import preprocess
 
 PACKAGE = Path(__file__).resolve().parent.parent / "model" / "pneumonia"
 
@@ -45,7 +46,7 @@ def test_cam_is_plain_class_weights_times_features() -> None:
 def test_layer_is_a_transparent_png_of_the_image_shape(model: OnnxModel) -> None:
     image = make_chest_xray("bacterial", np.random.default_rng(3), size=(600, 900))
     spec = model.manifest.input
-    batch, box = image_io.preprocess(image, spec)
+    batch, box = preprocess(image, spec)
     raw = model.run(batch)
     cam = model.cam(raw.features, 1)
     png = render_layer(image.size, cam, box, (spec.height, spec.width))
@@ -88,7 +89,7 @@ def test_composite_tints_only_where_the_layer_is_hot() -> None:
 def test_a_centre_crop_model_heats_only_the_part_it_saw() -> None:
     # GIVEN a wide 300×100 image read by a centre-crop model, and a CAM that is hot everywhere
     spec = InputSpec("image", 224, 224, 1, "center_crop", 255.0, (0.5,), (0.25,), 0.0)
-    _, box = image_io.preprocess(Image.new("L", (300, 100), 128), spec)
+    _, box = preprocess(Image.new("L", (300, 100), 128), spec)
     heat = np.asarray(cam_on_image(np.ones((14, 14), np.float32), box, (224, 224), (300, 100)))
     # THEN the middle third (what the model saw) is hot and the sides it never saw stay clear
     assert heat[:, 105:195].min() == 255

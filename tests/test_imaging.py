@@ -20,8 +20,9 @@ from xiaofei.errors import (
     PayloadTooLarge,
     UnsupportedFormat,
 )
-from xiaofei.imaging.image_io import Box, decode, encode_for_storage, normalize_mode, preprocess, sniff_format
+from xiaofei.imaging.image_io import Box, decode, encode_for_storage, normalize_mode, sniff_format
 from xiaofei.inference.manifest import InputSpec
+from xiaofei.inference.preprocess import preprocess
 
 IMAGE_CODES = {"unsupported_format": 415, "payload_too_large": 413, "image_too_large": 413,
                "corrupt_image": 400, "empty_image": 400}  # fmt: skip

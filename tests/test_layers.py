@@ -28,24 +28,6 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
 
-# RESTRUCTURING IN PROGRESS (issue 13): the imports still to be moved. Remove an entry when its import is
-# gone; the list must be empty (and this block deleted) before the issue is resolved.
-NOT_YET_MOVED = {
-    ("xiaofei.imaging.image_io", "xiaofei.inference.manifest"),
-    ("xiaofei.inference.reading", "xiaofei.app"),
-    ("xiaofei.lifecycle.evaluation", "xiaofei.usecases.agreement"),
-    ("xiaofei.lifecycle.registry", "xiaofei.app"),
-    ("xiaofei.lifecycle.source", "xiaofei.app"),
-    ("xiaofei.lifecycle.update", "xiaofei.adapters.rollout_scf"),
-    ("xiaofei.lifecycle.update", "xiaofei.app"),
-    # cycles
-    ("xiaofei.adapters.review_cli", "xiaofei.adapters.registry_cli"),
-    ("xiaofei.imaging.image_io", "xiaofei.imaging.dicom"),
-    ("xiaofei.lifecycle.policy", "xiaofei.lifecycle.registry"),
-    ("xiaofei.lifecycle.registry", "xiaofei.lifecycle.update"),
-    ("xiaofei.adapters.rollout_scf", "xiaofei.lifecycle.source"),
-}
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -92,7 +74,7 @@ def graph() -> dict[str, set[str]]:
         name: imports_of(path.read_text(), name, path.name == "__init__.py", set(found))
         for name, path in found.items()
     }
-    return {a: {b for b in targets if (a, b) not in NOT_YET_MOVED} for a, targets in edges.items()}
+    return edges
 
 
 def test_every_module_has_a_layer() -> None:

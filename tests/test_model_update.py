@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import load_event
 from tests.registry_kit import FakeClock, FaultyStore, settings, truncate, variant
 from xiaofei.adapters.local_server import load_handler
+from xiaofei.adapters.rollout_scf import run_model_update
 from xiaofei.app import App, set_app
 from xiaofei.lifecycle.registry import Registry, pointer_key
-from xiaofei.lifecycle.update import run_scheduled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def app(tmp_path: Path) -> Any:
 
 
 def registry_of(app: App) -> Registry:
-    return Registry.for_app(app)
+    return app.registry
 
 
 def timer(event: str = "timer.json") -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_two_concurrent_runs_leave_one_consistent_pointer(app: App, tmp_path: Pa
 
     def run() -> None:
         barrier.wait()
-        results.append(run_scheduled(app, load_event("timer.json")))
+        results.append(run_model_update(app, load_event("timer.json")))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:

@@ -22,7 +22,6 @@ from tests.registry_kit import BUNDLED, FakeClock, degrade_onnx, settings, varia
 from xiaofei.adapters import cli
 from xiaofei.adapters.local_server import load_handler, serve
 from xiaofei.app import App
-from xiaofei.lifecycle.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,7 +68,7 @@ def test_publish_canary_promote_rollback_under_traffic(live: tuple[str, App], tm
     base, app = live
     # a small golden image keeps each request cheap (the full path still runs: decode, gate, CAM, history)
     image = sorted((BUNDLED / "pneumonia" / "golden").glob("*.jpg"))[0].read_bytes()
-    registry = Registry.for_app(app)
+    registry = app.registry
     clock = FakeClock()
     registry.clock = clock
 

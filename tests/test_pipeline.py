@@ -319,13 +319,13 @@ def test_tiny_synthetic_build_exports_a_servable_package(tmp_path: Path) -> None
     assert all((out / "golden" / i["file"]).is_file() for i in golden["items"])
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < 3_000_000
     # AND the serving code loads it (sha256, signature), classifies and runs the input gate
-    from xiaofei.imaging import image_io
     from xiaofei.inference import input_gate
     from xiaofei.inference.onnx_model import OnnxModel
+    from xiaofei.inference.preprocess import preprocess
 
     model = OnnxModel.load(out, threads=1)
     image = make_chest_xray("bacterial", np.random.default_rng(99))
-    batch, _ = image_io.preprocess(image, model.manifest.input)
+    batch, _ = preprocess(image, model.manifest.input)
     raw_out = model.run(batch)
     assert raw_out.logits.shape == (3,) and raw_out.features.shape == (128, 4, 4)
     result = model.classify(raw_out.logits)
@@ -393,7 +393,7 @@ def test_real_data_path_on_a_kermany_tree_of_synthetic_films(tmp_path: Path) -> 
                 n += 2
                 image = make_chest_xray(label, np.random.default_rng([77, n]), size=(300, 260))
                 (root / split / folder).mkdir(parents=True, exist_ok=True)
-                image.save(root / split / folder / name, "JPEG", input_gate=90)
+                image.save(root / split / folder / name, "JPEG", quality=90)
     # WHEN the real-data path trains on it
     from model.pipeline.__main__ import main
 

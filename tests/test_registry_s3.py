@@ -7,9 +7,10 @@ from pathlib import Path
 
 from tests.registry_kit import FakeClock, IgnoresIfMatchStore, race_pointer_writers, settings, variant
 from tests.s3server import S3Settings
+from xiaofei.adapters.rollout_scf import run_model_update
 from xiaofei.app import App
 from xiaofei.lifecycle.registry import Pointer, Registry
-from xiaofei.lifecycle.update import acquire_lease, run_scheduled
+from xiaofei.lifecycle.update import acquire_lease
 from xiaofei.storage.open import open_store
 
 
@@ -41,11 +42,11 @@ def test_pointer_writers_over_s3_do_not_need_if_match(s3_settings: S3Settings) -
 
 def test_the_job_over_s3(s3_settings: S3Settings, tmp_path: Path) -> None:
     app = App(settings(tmp_path, storage=s3_settings.url, models="pneumonia"))
-    registry = Registry.for_app(app)
+    registry = app.registry
     serving = registry.bootstrap("pneumonia")
     assert serving is not None
     registry.publish(variant(tmp_path, "1.2.0"), by="test")
-    summary = run_scheduled(app, {"Type": "Timer", "TriggerName": "t"})
+    summary = run_model_update(app, {"Type": "Timer", "TriggerName": "t"})
     assert summary["ok"] and summary["models"]["pneumonia"]["canary"]["version"] == "1.2.0", summary
     uids = [f"{i:032x}" for i in range(300)]
     # the serving side downloads the canary from S3, verifies it and routes a share of callers to it

@@ -212,7 +212,7 @@ def test_a_function_stuck_updating_times_out(tmp_path: Path) -> None:
 
 
 def test_the_timer_job_reconciles_in_scf_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xiaofei.lifecycle.update import run_scheduled
+    from xiaofei.adapters.rollout_scf import run_model_update
 
     fake = FakeScf(busy_polls=1)
     monkeypatch.setattr(rollout_scf, "make_client", lambda region, environ=None: fake)
@@ -225,7 +225,7 @@ def test_the_timer_job_reconciles_in_scf_mode(tmp_path: Path, monkeypatch: pytes
             scf_region="ap-shanghai",
         )
     )
-    summary = run_scheduled(app, load_event("timer.json"))
+    summary = run_model_update(app, load_event("timer.json"))
     assert summary["ok"], summary
     assert summary["scf"]["changed"] and fake.alias["primary"] == "1"
     serving = {name: summary["models"][name]["serving"] for name in app.settings.model_names}

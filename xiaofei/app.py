@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from xiaofei.config import Settings
-from xiaofei.errors import BadRequest
+from xiaofei.errors import unknown_model as unknown_model  # re-exported: the use-cases import it from here
 from xiaofei.identity import TokenIssuer, load_or_create_secret
 
 if TYPE_CHECKING:
     from xiaofei.inference.onnx_model import OnnxModel
+    from xiaofei.lifecycle.registry import Registry
     from xiaofei.records.history import HistoryRepo
     from xiaofei.storage.open import ObjectStore
 
@@ -67,15 +68,6 @@ class BundledModels:
         return {name: self.get(name).version for name in self.names}
 
 
-def unknown_model(name: str, names: list[str]) -> BadRequest:
-    return BadRequest(
-        f"Unknown model '{name[:40]}'. Choose one of: {', '.join(names)}.",
-        f"未知的模型 '{name[:40]}'，可选：{', '.join(names)}。",
-        code="unknown_model",
-        details={"models": names},
-    )
-
-
 class App:
     def __init__(self, settings: Settings | None = None, models: ModelSource | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -111,6 +103,14 @@ class App:
     def tokens(self) -> TokenIssuer:
         return TokenIssuer(hashlib.sha256(b"token:" + self.secret).digest(), self.settings.token_ttl_s)
 
+    @cached_property
+    def registry(self) -> Registry:
+        """The model registry over this instance's store: the one the model source serves from, the
+        timer job and the operator's commands use (so all of them share one clock)."""
+        from xiaofei.lifecycle.registry import Registry  # numpy (sha256 helper): not for every function
+
+        return Registry(self.store, bundled_dir=self.settings.bundled_models_dir)
+
     @property
     def models(self) -> ModelSource:
         if self._models is None:
@@ -118,9 +118,9 @@ class App:
                 if self._models is None:
                     # The registry (bootstrapped from the bundled packages on a fresh store) decides
                     # which version serves; BundledModels stays for callers that pass it explicitly.
-                    from xiaofei.lifecycle.source import RegistryModels
+                    from xiaofei.lifecycle.source import RegistryModels  # ONNX Runtime: predict only
 
-                    self._models = RegistryModels.for_app(self)
+                    self._models = RegistryModels.from_settings(self.registry, self.settings)
         return self._models
 
 

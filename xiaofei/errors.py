@@ -257,6 +257,16 @@ class NoChange(Exception):
     """Raised by a pointer change function: the pointer already says what the caller wanted."""
 
 
+def unknown_model(name: str, names: list[str]) -> BadRequest:
+    """A request (or a model source) named a model this deployment does not serve."""
+    return BadRequest(
+        f"Unknown model '{name[:40]}'. Choose one of: {', '.join(names)}.",
+        f"未知的模型 '{name[:40]}'，可选：{', '.join(names)}。",
+        code="unknown_model",
+        details={"models": names},
+    )
+
+
 ALL_CODES: dict[str, int] = {
     cls.code: cls.status
     for cls in (

@@ -30,7 +30,7 @@ from PIL import Image
 from xiaofei.inference.input_gate import kind_probabilities
 from xiaofei.inference.manifest import InputSpec, Manifest
 
-from . import calibrate, evaluate, gate, nets
+from . import calibrate, evaluate, input_gate, nets
 from . import kind as kindgate
 from .card import model_card
 from .data import Dataset
@@ -456,7 +456,7 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     bad = _encode(bad_jobs, [-1] * len(bad_jobs), geometry, config.processes)
     wide = Encoded.concat([splits["train"], recaptured, bad])
     wide_logits, wide_pooled = predict(net, wide, spec, desc="predict gate fit set")
-    quality = gate.fit_quality(
+    quality = input_gate.fit_quality(
         kind=task.gate_kind,
         refusal=task.refusal,
         input_size=(size, size),
@@ -670,35 +670,39 @@ def _measure_gate(
     def verdicts(data: Encoded) -> list[str]:
         logits, pooled = predict(net, data, spec, progress=False)
         kinds = predict(kind_net, data, spec, progress=False)[0] if kind_net is not None else None
-        return gate.outcomes(manifest, data.stats, pooled, logits, kinds)
+        return input_gate.outcomes(manifest, data.stats, pooled, logits, kinds)
 
     report: dict[str, Any] = {}
-    report["val"] = gate.summarise(verdicts(splits["val"]))
+    report["val"] = input_gate.summarise(verdicts(splits["val"]))
     recapture_jobs = source.recaptures("val", max(1, counts.recaptures // 3))
-    report["val_recaptured"] = gate.summarise(
+    report["val_recaptured"] = input_gate.summarise(
         verdicts(_encode(recapture_jobs, [-1] * len(recapture_jobs), geometry, config.processes))
     )
     jobs, expected = non_target_jobs(task, seed, HELDOUT, counts.heldout)
     data = _encode(jobs, [-1] * len(jobs), geometry, config.processes)
     found = verdicts(data)
-    report["non_target"] = gate.summarise(found, expected)
+    report["non_target"] = input_gate.summarise(found, expected)
     report["non_target_by_kind"] = {
-        kind: gate.summarise([v for v, d in zip(found, data.kinds, strict=True) if d.endswith(":" + kind)])
+        kind: input_gate.summarise(
+            [v for v, d in zip(found, data.kinds, strict=True) if d.endswith(":" + kind)]
+        )
         for kind in NON_TARGET_KINDS
     }
     other = _other_family(task)[0]
-    report["non_target_by_kind"][f"{other}_images"] = gate.summarise(
+    report["non_target_by_kind"][f"{other}_images"] = input_gate.summarise(
         [v for v, d in zip(found, data.kinds, strict=True) if d.startswith(other + ":")]
     )
     bad_jobs = source.bad("val", counts.bad_heldout)
     faults = FAULTS[task.family]
     bad_expected = [faults[j[1]] if j[0] == "bad" else faults[_fault_kind(task, j[1])] for j in bad_jobs]
-    report["bad_exposure"] = gate.summarise(
+    report["bad_exposure"] = input_gate.summarise(
         verdicts(_encode(bad_jobs, [-1] * len(bad_jobs), geometry, config.processes)), bad_expected
     )
     photos = photo_jobs(seed, counts.photo_crops)
     if photos:
-        report["real_photos"] = gate.summarise(verdicts(_encode(photos, [-1] * len(photos), geometry, 1)))
+        report["real_photos"] = input_gate.summarise(
+            verdicts(_encode(photos, [-1] * len(photos), geometry, 1))
+        )
         report["real_photos"]["source"] = (
             "scikit-image bundled sample photos, random crops (never used to fit)"
         )

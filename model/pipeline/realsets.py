@@ -1,9 +1,10 @@
 """A built package judged on the real images of ``shared/data``, through the serving code.
 
-Every image goes through what a prediction does (``xiaofei.imaging.image_io.decode`` → ``preprocess`` → the
-ONNX session → ``quality.assess``), so the figures are the product's, not the training loop's. The
-model card prints them and ``tests/test_real_data.py`` holds the package to them; both skip where the
-data is absent. ``photo`` sets are phone photos of the films simulated by ``modalities.photo_of_film``.
+Every image goes through what a prediction does (``xiaofei.inference.reading.read_image``: decode →
+preprocess → the ONNX session → calibration → the input gate), so the figures are the product's, not the
+training loop's. The model card prints them and ``tests/test_real_data.py`` holds the package to them;
+both skip where the data is absent. ``photo`` sets are phone photos of the films simulated by
+``modalities.photo_of_film``.
 
 Which folder is what (see ``shared/data/README.md``): ``kermany-native`` (films of the training
 hospital at native size), ``cxr-other/frontal`` and ``/lateral`` (adults, other hospitals: for testing
@@ -22,14 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from xiaofei.errors import AppError
-from xiaofei.imaging import image_io
-from xiaofei.inference import input_gate
+from xiaofei.errors import ImageError
 from xiaofei.inference.onnx_model import OnnxModel
+from xiaofei.inference.reading import read_image
 
 from .data import IMAGE_SUFFIXES
 
 SUFFIXES = (*IMAGE_SUFFIXES, ".dcm")
+# The research sets hold films larger than an upload may be: the decoder's limits are raised, nothing else.
+MAX_BYTES = 1 << 30
+MAX_PIXELS = 200_000_000
 
 
 def shared_data() -> Path | None:
@@ -53,22 +56,18 @@ class Reading:
 
 
 def read(model: OnnxModel, data: bytes, name: str = "") -> Reading:
-    """One upload through the serving code (without the heatmap)."""
-    spec = model.manifest.input
+    """One upload read as serving reads it (``xiaofei.inference.reading.read_image``, without the heatmap)."""
     try:
-        decoded = image_io.decode(data, max_bytes=1 << 30, max_pixels=200_000_000, min_side=512)
-    except AppError as exc:
+        reading = read_image(model, data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+    except ImageError as exc:
         return Reading(name, exc.code, None, None)
-    batch, _ = image_io.preprocess(decoded.image, spec)
-    raw = model.run(batch)
-    report = input_gate.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind)
-    result = model.classify(raw.logits)
-    label = model.manifest.labels[result.top].id
+    report = reading.report
+    label = model.manifest.labels[reading.result.top].id
     return Reading(
         name,
         "ok" if report.ok else str(report.reason),
         label,
-        result.probabilities,
+        reading.result.probabilities,
         [w["code"] for w in report.warnings],
     )
 
@@ -105,7 +104,7 @@ def photos_of(paths: list[Path], seed: int, count: int) -> Iterator[tuple[str, b
     for i in rng.permutation(len(paths))[:count]:
         image = photo_of_film(load_file(paths[int(i)]), np.random.default_rng([seed, 78, int(i)]))
         buf = io.BytesIO()
-        image.save(buf, "JPEG", input_gate=90)
+        image.save(buf, "JPEG", quality=90)
         yield f"photo of {paths[int(i)].name}", buf.getvalue()
 
 
@@ -154,14 +153,9 @@ def cam_on_lungs(model: OnnxModel, root: Path) -> dict[str, Any]:
     spec = model.manifest.input
     shares, areas, peaks = [], [], 0
     for native, _ in _native_pairs(root):
-        decoded = image_io.decode(
-            native.read_bytes(), max_bytes=1 << 30, max_pixels=200_000_000, min_side=512
-        )
-        batch, _ = image_io.preprocess(decoded.image, spec)
-        raw = model.run(batch)
-        top = model.classify(raw.logits).top
-        cam = model.cam(raw.features, top)
-        film = decoded.image.convert("L").resize((spec.width, spec.height), Image.Resampling.BILINEAR)
+        reading = read_image(model, native.read_bytes(), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+        cam = model.cam(reading.raw.features, reading.result.top)
+        film = reading.image.convert("L").resize((spec.width, spec.height), Image.Resampling.BILINEAR)
         smooth = np.asarray(film.filter(ImageFilter.GaussianBlur(spec.width / 40)), np.float32)
         h, w = smooth.shape
         box = np.zeros_like(smooth, dtype=bool)

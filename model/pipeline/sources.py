@@ -3,7 +3,7 @@
 A *job* ``(family, kind, seed)`` names one image completely, so the same job always gives the same
 pixels in any process and any order. ``encode`` turns images into what training and the gate need:
 the model-input pixels (exactly
-``xiaofei.imaging.image_io.preprocess``, the serving code, kept as uint8 before
+``xiaofei.inference.preprocess.preprocess``, the serving code, kept as uint8 before
 the linear normalisation) and the gate's cheap statistics (``xiaofei.inference.input_gate.image_stats``).
 """
 
@@ -21,6 +21,7 @@ from PIL import Image
 from xiaofei.imaging import image_io
 from xiaofei.inference.input_gate import image_stats
 from xiaofei.inference.manifest import InputSpec
+from xiaofei.inference.preprocess import preprocess
 
 from .modalities import burn_in, hemithorax, make_modality, photo_of_film
 from .nontarget import bad_exposure, capture_variant, make_bad_capture, make_non_target
@@ -139,7 +140,7 @@ def pixel_spec(spec: InputSpec) -> InputSpec:
 
 def to_pixels(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Model-input pixels [C, H, W] uint8, by the serving code (resize policy, padding)."""
-    batch, _box = image_io.preprocess(image, pixel_spec(spec))
+    batch, _box = preprocess(image, pixel_spec(spec))
     return np.clip(np.rint(batch[0]), 0, 255).astype(np.uint8)
 
 

@@ -120,7 +120,7 @@ def augment(pixels: torch.Tensor, gen: torch.Generator, recipe: str, bad_p: floa
 
 def normalise(x01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """Floats in [0, 1] (pixel / 255) → the model input; the same math as
-    ``xiaofei.imaging.image_io.preprocess``."""
+    ``xiaofei.inference.preprocess.preprocess``."""
     x = x01 * (255.0 / spec.scale)
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)

@@ -27,6 +27,7 @@ from xiaofei.adapters.api import function_for
 from xiaofei.app import App, get_app, set_app
 from xiaofei.errors import AppError, BadRequest, NotFound, PayloadTooLarge
 from xiaofei.limits import SCF_SYNC_EVENT_BYTES, event_too_large
+from xiaofei.records.keys import UPLOADS_PREFIX
 
 log = logging.getLogger(__name__)
 _SAMPLE_NAME = re.compile(r"^(?P<model>[a-z]+)-(?P<label>[a-z_]+)-\d+\.(jpg|jpeg|png)$")
@@ -207,7 +208,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         elif self.command == "PUT":
             store.accept_presigned_put(key, query, body)  # the signed size limit and content type
             self._send(200, b"", _store_cors())
-            if key.startswith("uploads/"):
+            if key.startswith(UPLOADS_PREFIX):
                 threading.Thread(target=self._emulate_cos_trigger, args=(key,), daemon=True).start()
         else:
             raise NotFound()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xiaofei.errors import BadRequest
+from xiaofei.errors import BadRequest, NotFound
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -69,12 +69,17 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     audit.add_argument("--model")
     audit.add_argument("--limit", type=int, default=20)
 
-    from xiaofei.adapters.review_cli import add_agreement_arguments
-
     add_agreement_arguments(add("agreement", "agreement with the site's doctors, per version (a report)"))
 
     for sub in (publish, evaluate, promote, rollback, golden, policy):
         sub.add_argument("--reason", default="", help="why (kept in the audit log)")
+
+
+def add_agreement_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name")
+    parser.add_argument("--version", help="one model version only")
+    parser.add_argument("--since", help="only films read by the model on or after this date (YYYY-MM-DD)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes")
 
 
 def operator() -> str:
@@ -83,10 +88,9 @@ def operator() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from xiaofei.app import App
-    from xiaofei.lifecycle.registry import Registry
 
     app = App()
-    registry = Registry.for_app(app)
+    registry = app.registry
     result = _ACTIONS[args.model_command](app, registry, args)
     if getattr(args, "json", False):
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -133,8 +137,6 @@ def _evaluate(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, An
 
     s = app.settings
     if not registry.exists(args.name, args.version):
-        from xiaofei.errors import NotFound
-
         raise NotFound(
             f"{args.name} {args.version} is not published.", f"{args.name} {args.version} 尚未发布。"
         )
@@ -184,12 +186,10 @@ def _scf(app: Any, registry: Any) -> dict[str, Any]:
 
 
 def _status(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from xiaofei.lifecycle.policy import load_policy
-
     registry.bootstrap(args.name)
     return {
         **_summary(registry, args.name),
-        "policy": load_policy(registry, args.name).to_json(),
+        "policy": registry.load_policy(args.name).to_json(),
         "audit": registry.audit_log(limit=10, model=args.name),
     }
 
@@ -200,15 +200,13 @@ def _golden(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, Any]
 
 
 def _policy(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from xiaofei.lifecycle.policy import load_policy
-
     if args.file is not None:
         try:
             policy = json.loads(args.file.read_text())
         except (OSError, ValueError) as exc:
             raise BadRequest(f"{args.file} is not a JSON file.", f"{args.file} 不是 JSON 文件。") from exc
         registry.put_policy(args.name, policy, by=operator(), reason=args.reason)
-    return {"policy": load_policy(registry, args.name).to_json()}
+    return {"policy": registry.load_policy(args.name).to_json()}
 
 
 def _audit(app: Any, registry: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -232,9 +230,14 @@ _ACTIONS: dict[str, Callable[[Any, Any, argparse.Namespace], dict[str, Any]]] = 
 
 
 def _agreement(app: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from xiaofei.adapters.review_cli import run_agreement
+    from xiaofei.usecases.agreement import agreement, report, write_report
 
-    return run_agreement(app, args)
+    result = agreement(app, args.name, version=args.version, since=args.since)
+    try:
+        files = write_report(result, args.out)
+    except ImportError:  # matplotlib is in the [train] extra: the figures still print and go to JSON
+        files = {}
+    return {**result, "report": files, "text": report(result)}
 
 
 # ------------------------------------------------------------------------------------------- printing

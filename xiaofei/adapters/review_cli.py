@@ -5,7 +5,9 @@
     xiaofei reviewer add --web --name NAME [--days D]   a web doctor: prints a sign-in link (a token)
     xiaofei reviewer remove CODE
     xiaofei export-reviewed --out DIR [--model pneumonia] [--since YYYY-MM-DD]
-    xiaofei model agreement NAME [--version V] [--since YYYY-MM-DD] [--out DIR]
+
+(``xiaofei model agreement``, the doctors' agreement per model version, is a ``model`` command:
+``registry_cli``.)
 
 Every change is audited with ``by`` = ``$USER``; reviewer codes are uids (keyed hashes), never openids.
 """
@@ -18,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from xiaofei.adapters.registry_cli import operator
 from xiaofei.errors import BadRequest
 
 MAX_WEB_DAYS = 366
@@ -45,16 +48,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="only films read by the model on or after this date")
 
 
-def add_agreement_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name")
-    parser.add_argument("--version", help="one model version only")
-    parser.add_argument("--since", help="only films read by the model on or after this date (YYYY-MM-DD)")
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes")
-
-
 def _operator() -> str:
-    from xiaofei.adapters.registry_cli import operator
-
     return operator()
 
 
@@ -120,14 +114,3 @@ def run_export(args: argparse.Namespace) -> int:
         f" (skipped: {summary['skipped'] or 'none'})\ntrain: {summary['train']}"
     )
     return 0
-
-
-def run_agreement(app: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from xiaofei.usecases.agreement import agreement, report, write_report
-
-    result = agreement(app, args.name, version=args.version, since=args.since)
-    try:
-        files = write_report(result, args.out)
-    except ImportError:  # matplotlib is in the [train] extra: the figures still print and go to JSON
-        files = {}
-    return {**result, "report": files, "text": report(result)}

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xiaofei.errors import AppError, NotFound, RolloutError
+from xiaofei.lifecycle import update
 from xiaofei.lifecycle.registry import Registry, dumps
 from xiaofei.lifecycle.source import format_pins
 
 if TYPE_CHECKING:
+    from xiaofei.app import App
     from xiaofei.config import Settings
 
 log = logging.getLogger(__name__)
@@ -269,3 +271,10 @@ def reconcile_from_settings(registry: Registry, settings: Settings, client: Any 
         raise RolloutError() from exc
     rollout = ScfRollout(client, function, settings.scf_alias, settings.scf_namespace)
     return reconcile(registry, settings.model_names, rollout)
+
+
+def run_model_update(app: App, event: dict[str, Any]) -> dict[str, Any]:
+    """The ``model_update`` timer job (``lifecycle.update.run_scheduled``) over the App's registry, with the
+    SCF rollout wired in when ``XIAOFEI_SCF_ROLLOUT`` is on."""
+    rollout = reconcile_from_settings if app.settings.scf_rollout else None
+    return update.run_scheduled(app.registry, app.settings, event, rollout=rollout)

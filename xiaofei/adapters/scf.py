@@ -249,9 +249,9 @@ def key_from_file_id(file_id: object, cloud_env: str, cloud_bucket: str = "") ->
 
 
 def _handle_timer(app: App, function: str, event: dict[str, Any], ctx: ScfContext, request_id: str) -> Any:
-    from xiaofei.lifecycle import registry  # the model-update job; only the timer function needs it
+    from xiaofei.adapters.rollout_scf import run_model_update  # only the timer function needs the job
 
-    return registry.run_scheduled(app, event)
+    return run_model_update(app, event)
 
 
 def cos_keys(event: dict[str, Any]) -> list[str]:

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from xiaofei.errors import CorruptImage, UnsupportedFormat
-from xiaofei.imaging.image_io import DecodedImage, check_dimensions, image_errors, stretch_to_l
+from xiaofei.imaging.pixels import DecodedImage, check_dimensions, image_errors, stretch_to_l
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # pydicom's pixel_array returns these as RGB (YBR is converted).

@@ -1,4 +1,4 @@
-"""Bytes in, a validated, upright 8-bit image out; then the model-ready array the manifest asks for.
+"""Bytes in, a validated, upright 8-bit image out (the model-ready array: ``xiaofei.inference.preprocess``).
 
 ``decode`` is the only door for caller bytes. In order, and each step before any pixel is allocated:
 
@@ -33,31 +33,23 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from PIL import Image, ImageCms
 
-from xiaofei.errors import (
-    CorruptImage,
-    EmptyImage,
-    ImageError,
-    ImageTooLarge,
-    PayloadTooLarge,
-    UnsupportedFormat,
+from xiaofei.errors import CorruptImage, EmptyImage, PayloadTooLarge, UnsupportedFormat
+from xiaofei.imaging.dicom import decode_dicom
+from xiaofei.imaging.pixels import (
+    FORMATS,
+    MAX_SIDE,
+    DecodedImage,
+    check_dimensions,
+    image_errors,
+    stretch_to_l,
 )
-from xiaofei.inference.manifest import InputSpec
 
-FORMATS = ("jpeg", "png", "webp", "bmp", "dicom")
 _PIL_FORMATS = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "bmp": ["BMP"]}
-# No format we accept is wider or taller than this in practice (JPEG's own limit); beyond it a header lies.
-MAX_SIDE = 65_535
-# The resampling filter of ``preprocess``: a training pipeline must use the same one.
-RESAMPLE = Image.Resampling.BILINEAR
 _BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 _ARITHMETIC_SOF = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _HIGH_DEPTH_GRAY = {"I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
@@ -87,15 +79,6 @@ class Box:
     height: int
     width: int
     crop: tuple[float, float, float, float] = FULL_IMAGE
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    image: Image.Image  # upright, mode "L" (grayscale sources) or "RGB" (colour sources), 8-bit, no metadata
-    format: str  # one of FORMATS
-    original_size: tuple[int, int]  # (width, height) as stored in the file, before orientation and draft
-    source_mode: str  # the PIL mode of the file ("1", "L", "P", "RGBA", "CMYK", "I;16", ...)
-    draft_scale: int  # 1 if fully decoded, 2/4/8 if JPEG draft mode reduced it
 
 
 def sniff_format(data: bytes) -> str:
@@ -138,8 +121,6 @@ def decode(
         raise EmptyImage()
     fmt = sniff_format(data)
     if fmt == "dicom":
-        from xiaofei.imaging.dicom import decode_dicom
-
         return decode_dicom(data, max_pixels=max_pixels)
     with image_errors():
         with Image.open(io.BytesIO(data), formats=_PIL_FORMATS[fmt]) as im:
@@ -155,37 +136,6 @@ def decode(
                 upright = im.copy()  # never hand out the file object, with its raw markers (EXIF, GPS)
         upright.info = {}
     return DecodedImage(upright, fmt, original_size, source_mode, draft_scale)
-
-
-def check_dimensions(size: tuple[int, int], max_pixels: int) -> None:
-    """Refuse a header's size before anything is allocated: too many pixels, or a size no image has."""
-    width, height = size
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"The image has {width}×{height} pixels; the limit is {max_pixels} pixels.",
-            f"图片为 {width}×{height} 像素，超过上限 {max_pixels} 像素。",
-            details={"width": width, "height": height, "max_pixels": max_pixels},
-        )
-    if width <= 0 or height <= 0 or width > MAX_SIDE or height > MAX_SIDE:
-        raise CorruptImage(
-            "The image header gives an impossible size.",
-            "图片文件头中的尺寸无效。",
-        )
-
-
-@contextmanager
-def image_errors() -> Iterator[None]:
-    """Translate whatever a decoder raises into the documented ``ImageError`` codes."""
-    try:
-        yield
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
-        raise ImageTooLarge() from exc
-    except Exception as exc:
-        # Decoders signal damage with OSError, SyntaxError, ValueError, EOFError, struct.error,
-        # IndexError, zlib.error, KeyError ...: for untrusted bytes all of them mean a damaged file.
-        raise CorruptImage() from exc
 
 
 def _check_jpeg_length(im: Image.Image, data: bytes) -> None:
@@ -339,77 +289,6 @@ def _srgb() -> ImageCms.ImageCmsProfile:
     return _SRGB
 
 
-def stretch_to_l(values: NDArray[Any], lo: float | None = None, hi: float | None = None) -> Image.Image:
-    """A 2-D array of any numeric type → an "L" image, ``lo``..``hi`` (default: the real range) → 0..255.
-
-    Works in row bands so a 40 MP 16-bit image never needs a full float64 copy.
-    """
-    arr = values
-    if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if not finite.any():
-            return Image.fromarray(np.zeros(arr.shape, np.uint8))
-        if not finite.all():
-            fin = arr[finite]
-            arr = np.nan_to_num(arr, nan=fin.min(), posinf=fin.max(), neginf=fin.min())
-    lo = float(arr.min()) if lo is None else lo
-    hi = float(arr.max()) if hi is None else hi
-    out = np.zeros(arr.shape, np.uint8)
-    if hi > lo:
-        gain = 255.0 / (hi - lo)
-        rows = max(1, (1 << 20) // max(1, arr.shape[1]))
-        for top in range(0, arr.shape[0], rows):
-            band = (arr[top : top + rows].astype(np.float64) - lo) * gain
-            out[top : top + rows] = np.rint(np.clip(band, 0.0, 255.0))
-    return Image.fromarray(out)
-
-
-# --- model input ------------------------------------------------------------------------------------
-
-
-def preprocess(image: Image.Image, spec: InputSpec) -> tuple[NDArray[Any], Box]:
-    """An image → float32 [1, C, H, W] for the model, and where the content sits in that canvas.
-
-    Channels: 1 → "L", 3 → "RGB". Resize (``RESAMPLE``) by ``spec.resize``: "letterbox" keeps the aspect
-    ratio and pads with ``spec.background`` (pixel units 0..255), "center_crop" scales the short side to
-    fit then crops the centre, "stretch" ignores the aspect ratio. Then ``(pixel / scale - mean) / std``
-    per channel (the padding too).
-    """
-    if spec.channels not in (1, 3):
-        raise ValueError(f"unsupported channel count {spec.channels}")
-    if image.mode not in ("L", "RGB"):
-        image = normalize_mode(image)
-    image = image.convert("L" if spec.channels == 1 else "RGB")
-    height, width = spec.height, spec.width
-    w, h = image.size
-    if spec.resize == "letterbox":
-        scale = min(width / w, height / h)
-        nw = min(width, max(1, round(w * scale)))
-        nh = min(height, max(1, round(h * scale)))
-        box = Box((height - nh) // 2, (width - nw) // 2, nh, nw)
-        content = image.resize((nw, nh), RESAMPLE)
-    elif spec.resize == "center_crop":
-        scale = max(width / w, height / h)
-        cw, ch = width / scale, height / scale  # the source region that fills the canvas
-        # Clamped: float rounding can put the box a hair outside the image, which Pillow refuses.
-        x0, y0 = max(0.0, (w - cw) / 2), max(0.0, (h - ch) / 2)
-        x1, y1 = min(w, x0 + cw), min(h, y0 + ch)
-        content = image.resize((width, height), RESAMPLE, box=(x0, y0, x1, y1))
-        box = Box(0, 0, height, width, crop=(x0 / w, y0 / h, x1 / w, y1 / h))
-    elif spec.resize == "stretch":
-        content = image.resize((width, height), RESAMPLE)
-        box = Box(0, 0, height, width)
-    else:
-        raise ValueError(f"unknown resize policy {spec.resize!r}")
-    canvas = np.full((height, width, spec.channels), spec.background, dtype=np.float32)
-    pixels = np.asarray(content, dtype=np.float32).reshape(box.height, box.width, spec.channels)
-    canvas[box.top : box.top + box.height, box.left : box.left + box.width] = pixels
-    mean = np.asarray(spec.mean, dtype=np.float32)
-    std = np.asarray(spec.std, dtype=np.float32)
-    normalized = (canvas / np.float32(spec.scale) - mean) / std
-    return np.ascontiguousarray(normalized.transpose(2, 0, 1)[np.newaxis], dtype=np.float32), box
-
-
 # --- storage ----------------------------------------------------------------------------------------
 
 
@@ -438,7 +317,6 @@ __all__ = [
     "FORMATS",
     "FULL_IMAGE",
     "MAX_SIDE",
-    "RESAMPLE",
     "Box",
     "DecodedImage",
     "check_dimensions",
@@ -446,7 +324,6 @@ __all__ = [
     "encode_for_storage",
     "image_errors",
     "normalize_mode",
-    "preprocess",
     "sniff_format",
     "stretch_to_l",
 ]

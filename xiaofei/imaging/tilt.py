@@ -4,7 +4,7 @@ A frontal chest radiograph is close to mirror-symmetric about the spine. The ima
 ``SIDE`` px, turned by each of ``ANGLES`` (nearest-neighbour lookups, precomputed per shape) and compared
 with its own mirror image, the mirror axis allowed to sit a little off centre; the turn that makes it most
 symmetric undoes the tilt. About a millisecond; on synthetic films turned by 8° or more it warns in 85 % of
-cases or more, and never for an upright one (tests/test_quality.py). Real films are less symmetric
+cases or more, and never for an upright one (tests/test_input_gate.py). Real films are less symmetric
 (the heart, the stomach bubble, a patient turned on the detector): the estimate is a hint, never a refusal.
 """
 

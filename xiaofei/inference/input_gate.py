@@ -4,7 +4,7 @@
 size, brightness, contrast, colour saturation, skin-coloured fraction, edge density, histogram entropy)
 with two scores from the model itself: the Mahalanobis distance of the pooled last-conv features to the
 nearest class mean (shared covariance), and the energy of the logits. Every threshold and every fitted
-statistic comes from the manifest's ``quality`` object, which the pipeline (``model/pipeline/gate.py``)
+statistic comes from the manifest's ``quality`` object, which the pipeline (``model/pipeline/input_gate.py``)
 fits on the training distribution; nothing here is tuned by hand.
 
 The checks run in this order and the first failure is the reason:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class OnnxModel:
         return self.manifest.version
 
     @classmethod
-    def load(cls, package_dir: Path | str, *, threads: int = 0, warmup: bool = True) -> OnnxModel:
+    def load(cls, package_dir: Path | str, *, threads: int = 0) -> OnnxModel:
         """Load and verify a package; any disagreement → ``ModelUnavailable`` (the reason is logged)."""
         package_dir = Path(package_dir)
         try:
@@ -122,12 +123,12 @@ class OnnxModel:
         if actual != manifest.sha256:
             raise _unavailable(package_dir, "sha256 of model.onnx does not match the manifest")
         session = _new_session(onnx_path, threads or available_cpus())
-        _check_signature(session, manifest, package_dir)
-        model = cls(manifest, session, package_dir)
-        if warmup:  # the first run allocates and plans; pay it at load, not on the first request
-            spec = manifest.input
-            model.run(np.zeros((1, spec.channels, spec.height, spec.width), dtype=np.float32))
-        return model
+        # Its run on zeros is also the warm-up: the first run allocates and plans, paid at load, not on
+        # the first request.
+        problem = signature_mismatch(session, manifest)
+        if problem is not None:
+            raise _unavailable(package_dir, problem[0])
+        return cls(manifest, session, package_dir)
 
     def run(self, batch: NDArray[Any]) -> RawOutput:
         m = self.manifest
@@ -169,28 +170,78 @@ def _new_session(onnx_path: Path, threads: int) -> Any:
         raise _unavailable(onnx_path.parent, "model.onnx cannot be loaded by ONNX Runtime") from exc
 
 
-def _check_signature(session: Any, manifest: Manifest, package_dir: Path) -> None:
+def signature_mismatch(session: Any, manifest: Manifest) -> tuple[str, str] | None:
+    """How an ONNX Runtime session disagrees with its manifest (English, Chinese), or None if it agrees.
+
+    The one signature rule, applied when a package is loaded for serving and by the evaluation gate's
+    ``signature`` check: an input named as the manifest says, of rank 4, whose fixed sizes are [C, H, W];
+    the logits, features (and kind, if the manifest has one) outputs by name, of rank 2 / 4 / 2, with
+    fixed sizes one column per label / one channel per CAM weight / two columns; then one run on zeros of
+    the manifest's shape (the warm-up of a loaded model) whose outputs must have exactly those shapes.
+    A symbolic size in the graph passes the declared check and is judged by the run.
+    """
     spec = manifest.input
-    inputs = {i.name: i.shape for i in session.get_inputs()}
-    outputs = {o.name: o.shape for o in session.get_outputs()}
-    shape = inputs.get(spec.name)
-    if shape is None or len(shape) != 4:
-        raise _unavailable(package_dir, f"the model has no 4-d input named '{spec.name}'")
-    if [d for d in shape[1:]] != [spec.channels, spec.height, spec.width]:
-        raise _unavailable(package_dir, f"input shape {shape} does not match the manifest")
-    for name in (manifest.logits_output, manifest.features_output):
-        if name not in outputs:
-            raise _unavailable(package_dir, f"the model has no output named '{name}'")
-    logits_shape = outputs[manifest.logits_output]
-    if len(logits_shape) != 2 or logits_shape[1] != len(manifest.labels):
-        raise _unavailable(package_dir, "the logits output does not have one column per label")
-    features_shape = outputs[manifest.features_output]
-    if len(features_shape) != 4 or features_shape[1] != len(manifest.cam_weights[0]):
-        raise _unavailable(package_dir, "the features output does not match the CAM weights")
+    inputs = {i.name: list(i.shape) for i in session.get_inputs()}
+    outputs = {o.name: list(o.shape) for o in session.get_outputs()}
+    if spec.name not in inputs:
+        return (
+            f"the model has no input named '{spec.name}' (it has: {', '.join(inputs)}).",
+            f"模型没有名为 '{spec.name}' 的输入。",
+        )
+    declared = inputs[spec.name]
+    expected = [spec.channels, spec.height, spec.width]
+    if len(declared) != 4 or not _fits(declared[1:], expected):
+        return (
+            f"the model's input shape {declared} does not match the manifest's "
+            f"[N, {spec.channels}, {spec.height}, {spec.width}].",
+            f"模型输入形状 {declared} 与清单 [N, {spec.channels}, {spec.height}, {spec.width}] 不一致。",
+        )
+    labels, channels = len(manifest.labels), len(manifest.cam_weights[0])
+    wanted: list[tuple[str, list[int | None]]] = [
+        (manifest.logits_output, [labels]),
+        (manifest.features_output, [channels, None, None]),
+    ]
     if manifest.kind_output is not None:
-        kind_shape = outputs.get(manifest.kind_output)
-        if kind_shape is None or len(kind_shape) != 2 or kind_shape[1] != 2:
-            raise _unavailable(package_dir, "the model has no [N, 2] kind output as the manifest says")
+        wanted.append((manifest.kind_output, [2]))
+    for name, sizes in wanted:
+        if name not in outputs:
+            return f"the model has no output named '{name}'.", f"模型没有名为 '{name}' 的输出。"
+        shape = outputs[name]
+        if len(shape) != 1 + len(sizes) or not _fits(shape[1:], sizes):
+            return (
+                f"the output '{name}' is declared as {shape}, expected [N, "
+                + ", ".join("?" if d is None else str(d) for d in sizes)
+                + "].",
+                f"输出 '{name}' 的声明形状 {shape} 与清单不一致。",
+            )
+    names = [name for name, _ in wanted]
+    try:
+        ran = session.run(names, {spec.name: np.zeros((1, *expected), dtype=np.float32)})
+    except Exception:  # onnxruntime raises its own (unexported) exception types
+        return "the model fails on an input of the manifest's shape.", "模型无法处理清单所述形状的输入。"
+    logits, features = ran[0], ran[1]
+    if np.shape(logits) != (1, labels):
+        return (
+            f"logits have shape {list(np.shape(logits))}, expected [1, {labels}] (one column per label).",
+            f"logits 形状为 {list(np.shape(logits))}，应为 [1, {labels}]。",
+        )
+    if np.ndim(features) != 4 or np.shape(features)[1] != channels:
+        return (
+            f"features have shape {list(np.shape(features))}, expected [1, {channels}, h, w] "
+            "(one channel per CAM weight).",
+            f"特征形状为 {list(np.shape(features))}，应为 [1, {channels}, h, w]。",
+        )
+    if manifest.kind_output is not None and np.shape(ran[2]) != (1, 2):
+        return (
+            f"the kind output has shape {list(np.shape(ran[2]))}, expected [1, 2].",
+            f"kind 输出形状为 {list(np.shape(ran[2]))}，应为 [1, 2]。",
+        )
+    return None
+
+
+def _fits(declared: Sequence[Any], expected: Sequence[int | None]) -> bool:
+    """Each fixed (integer) size of ``declared`` equals the expected one (None: any size)."""
+    return all(not isinstance(d, int) or e is None or d == e for d, e in zip(declared, expected, strict=True))
 
 
 def softmax(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[Any]:

@@ -1,25 +1,34 @@
-"""The model's reading of one image: decode → preprocess → infer → calibrate → input gate → CAM.
+"""The model's reading of one image: decode → preprocess → run → calibrate → input gate [→ CAM].
 
-Returns the answer of DESIGN.md (without ids and links, which the use-cases in ``service`` add), the
-decoded image (to store) and the heat layer PNG. Only the predict path imports this module, so numpy,
-Pillow and ONNX Runtime stay off the cold start of the functions that never read an image.
+``read_image`` is the one way an image is read, by serving (``usecases``), the evaluation gate
+(``lifecycle.evaluation``) and the pipeline's evaluation (``model/pipeline/realsets.py``): the same
+decoder limits, the same JPEG draft floor (``STORED_MIN_SIDE``), the same preprocessing and input gate, so
+the gate and the model card judge a model at the scale serving uses. It returns a typed ``Reading``;
+``answer_of`` turns a reading into the answer of DESIGN.md (without ids and links, which the use-cases
+add). Only the paths that read images import this module, so numpy, Pillow and ONNX Runtime stay off the
+cold start of the functions that never read an image.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
 
 from xiaofei.clock import now_iso
 from xiaofei.imaging import image_io
 from xiaofei.imaging.heatmap import render_layer
+from xiaofei.imaging.image_io import Box
+from xiaofei.imaging.pixels import DecodedImage
 from xiaofei.inference import input_gate
+from xiaofei.inference.input_gate import QualityReport
+from xiaofei.inference.manifest import InputSpec, Manifest
+from xiaofei.inference.onnx_model import Classification, OnnxModel, RawOutput
+from xiaofei.inference.preprocess import preprocess
 from xiaofei.log import Stopwatch
-
-if TYPE_CHECKING:
-    from xiaofei.app import App
-    from xiaofei.inference.manifest import Manifest
-    from xiaofei.inference.onnx_model import OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +70,67 @@ NOT_A_DIAGNOSIS = {
 STORED_MIN_SIDE = 512
 
 
-def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
-    """decode → preprocess → infer → classify → input gate → CAM: the answer, the image and the heatmap."""
+def decode_floor(spec: InputSpec) -> int:
+    """The short side JPEG draft decoding keeps: the model's input side, at least ``STORED_MIN_SIDE``."""
+    return max(spec.height, spec.width, STORED_MIN_SIDE)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One image read by one model (see the module docstring)."""
+
+    manifest: Manifest
+    decoded: DecodedImage
+    box: Box  # where the image sits in the model's input canvas
+    raw: RawOutput
+    result: Classification  # calibrated probabilities, order, the uncertain flag
+    report: QualityReport  # the input gate's verdict
+    heatmap_png: bytes | None  # the CAM heat layer, when asked for
+    run_ms: float  # the ONNX session's run alone
+    stopwatch: Stopwatch  # laps "decode" (with preprocessing), "infer", "quality", "heatmap"
+
+    @property
+    def image(self) -> Image.Image:
+        """The decoded, upright image (what serving stores)."""
+        return self.decoded.image
+
+    @property
+    def accepted(self) -> bool:
+        """The input gate let the image through."""
+        return self.report.ok
+
+
+def read_image(
+    model: OnnxModel, data: bytes, *, max_bytes: int, max_pixels: int, heatmap: bool = False
+) -> Reading:
+    """decode → preprocess → run → calibrate → input gate [→ CAM heat layer]. Raises the decoder's
+    ``ImageError``s for bytes that are not a readable image, ``ModelUnavailable`` if the session fails."""
     sw = Stopwatch()
     manifest = model.manifest
     spec = manifest.input
     with sw.lap("decode"):
         decoded = image_io.decode(
-            data,
-            max_bytes=app.settings.max_body_bytes,
-            max_pixels=app.settings.max_pixels,
-            min_side=max(spec.height, spec.width, STORED_MIN_SIDE),
+            data, max_bytes=max_bytes, max_pixels=max_pixels, min_side=decode_floor(spec)
         )
-        batch, box = image_io.preprocess(decoded.image, spec)
+        batch, box = preprocess(decoded.image, spec)
     with sw.lap("infer"):
+        started = time.perf_counter()
         raw = model.run(batch)
+        run_ms = (time.perf_counter() - started) * 1000
         result = model.classify(raw.logits)
     with sw.lap("quality"):
         report = input_gate.assess(decoded.image, raw.pooled, raw.logits, manifest, raw.kind)
-    with sw.lap("heatmap"):
-        cam = model.cam(raw.features, result.top)
-        heatmap_png = render_layer(decoded.image.size, cam, box, (spec.height, spec.width))
+    heatmap_png = None
+    if heatmap:
+        with sw.lap("heatmap"):
+            cam = model.cam(raw.features, result.top)
+            heatmap_png = render_layer(decoded.image.size, cam, box, (spec.height, spec.width))
+    return Reading(manifest, decoded, box, raw, result, report, heatmap_png, run_ms, sw)
+
+
+def answer_of(reading: Reading) -> dict[str, Any]:
+    """The answer of DESIGN.md for one reading (logged as ``prediction``)."""
+    manifest, result, report, sw = reading.manifest, reading.result, reading.report, reading.stopwatch
     probabilities = [
         {
             "label": manifest.labels[i].id,
@@ -124,7 +173,7 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
     answer["latency_ms"] = {
         "decode": sw.laps["decode"],
         "infer": sw.laps["infer"],
-        "heatmap": sw.laps["heatmap"],
+        "heatmap": sw.laps.get("heatmap", 0.0),
         "total": sw.total(),
     }
     log.info(
@@ -136,4 +185,4 @@ def run_model(app: App, model: OnnxModel, data: bytes) -> tuple[dict[str, Any], 
             "latency_ms": answer["latency_ms"],
         },
     )
-    return answer, decoded.image, heatmap_png
+    return answer

@@ -13,7 +13,7 @@
    against the policy, and accuracy / macro-F1 against the serving version on the same images
 7. ``input_gate`` — the input gate's acceptance rate on the golden images, and its rejection rate on the
    golden set's out-of-domain items (or, if it has none, the rate the pipeline measured in the manifest)
-8. ``reviewed``  — the site's reviewed films (doctors' reads, ``agreement.reviewed_items``): the
+8. ``reviewed``  — the site's reviewed films (doctors' reads, ``records.reviewed.reviewed_films``): the
    candidate's agreement with the doctors, and its class-balanced form, against the serving version's
    on the same films; rejects only when the policy's ``reviewed_max_regression`` asks it to
 9. ``latency``   — p95 of one inference on this CPU
@@ -25,6 +25,7 @@ its time, the metrics, the confusion matrix, per-class figures, the serving vers
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -40,12 +41,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xiaofei.errors import AppError, ManifestError, ModelUnavailable, NotFound, Rejected
+from xiaofei.errors import AppError, ImageError, ManifestError, ModelUnavailable, NotFound, Rejected
+from xiaofei.inference import input_gate
 from xiaofei.inference.manifest import Manifest
-from xiaofei.inference.onnx_model import OnnxModel, available_cpus, sha256_file
+from xiaofei.inference.onnx_model import OnnxModel, available_cpus, sha256_file, signature_mismatch
+from xiaofei.inference.reading import read_image
 from xiaofei.lifecycle.metrics import classification_metrics, percentile
-from xiaofei.lifecycle.policy import Policy, load_policy
+from xiaofei.lifecycle.policy import Policy
 from xiaofei.lifecycle.registry import Registry, golden_prefix, version_key
+from xiaofei.records.reviewed import reviewed_films
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +80,6 @@ class GoldenItem:
 
 def load_golden(registry: Registry, name: str) -> tuple[list[GoldenItem], str]:
     """The golden items and the sha256 of the index (so two evaluations can tell they used the same set)."""
-    import hashlib
-
     prefix = golden_prefix(name)
     index_bytes = registry.store.get(prefix + "index.json")
     index = json.loads(index_bytes)
@@ -102,31 +104,20 @@ class GoldenRun:
 
 
 def run_golden(model: OnnxModel, items: list[GoldenItem], max_bytes: int, max_pixels: int) -> GoldenRun:
-    """decode → preprocess → infer → classify → input gate, as a prediction does (without the heatmap)."""
-    from xiaofei.imaging import image_io
-    from xiaofei.inference import input_gate
-
-    spec = model.manifest.input
+    """Each item read as a prediction reads it (``reading.read_image``, without the heatmap)."""
     out = GoldenRun()
     for item in items:
         try:
-            decoded = image_io.decode(
-                item.data, max_bytes=max_bytes, max_pixels=max_pixels, min_side=max(spec.height, spec.width)
-            )
-        except AppError:
+            reading = read_image(model, item.data, max_bytes=max_bytes, max_pixels=max_pixels)
+        except ImageError:
             out.failures.append(item.file)
             continue
-        batch, _ = image_io.preprocess(decoded.image, spec)
-        started = time.perf_counter()
-        raw = model.run(batch)
-        out.infer_ms.append((time.perf_counter() - started) * 1000)
-        result = model.classify(raw.logits)
-        ok = bool(input_gate.assess(decoded.image, raw.pooled, raw.logits, model.manifest, raw.kind).ok)
+        out.infer_ms.append(reading.run_ms)
         if item.label is None:
-            out.ood_refused.append(not ok)
+            out.ood_refused.append(not reading.accepted)
         else:
-            out.probabilities.append(np.asarray(result.probabilities, dtype=np.float64))
-            out.accepted.append(ok)
+            out.probabilities.append(np.asarray(reading.result.probabilities, dtype=np.float64))
+            out.accepted.append(reading.accepted)
     return out
 
 
@@ -179,7 +170,7 @@ def evaluate(
     """Run the checks in order and return (and by default write) the evaluation of ``name`` ``version``."""
     started = time.perf_counter()
     run = _Run(name, version)
-    policy = load_policy(registry, name)
+    policy = registry.load_policy(name)
     verdict, reasons = "passed", []
     with tempfile.TemporaryDirectory(prefix="xiaofei-gate-") as tmp:
         try:
@@ -311,8 +302,6 @@ def _check_manifest(registry: Registry, name: str, version: str, package: Path) 
         data = registry.manifest_bytes(name, version)
     except NotFound:
         raise Rejected("manifest", "manifest.json is missing.", "缺少 manifest.json。") from None
-    from xiaofei.inference import input_gate
-
     try:
         manifest = Manifest.loads(data)
         input_gate.check_manifest(manifest)  # the input gate's fitted section too
@@ -366,55 +355,9 @@ def _check_loads(path: Path) -> Any:
 
 
 def _check_signature(session: Any, manifest: Manifest) -> None:
-    spec = manifest.input
-    inputs = {i.name: i for i in session.get_inputs()}
-    if spec.name not in inputs:
-        raise Rejected(
-            "signature",
-            f"the model has no input named '{spec.name}' (it has: {', '.join(inputs)}).",
-            f"模型没有名为 '{spec.name}' 的输入。",
-        )
-    declared = list(inputs[spec.name].shape)
-    expected = [spec.channels, spec.height, spec.width]
-    fixed = [d if isinstance(d, int) else None for d in declared[1:]]
-    if len(declared) != 4 or any(d is not None and d != e for d, e in zip(fixed, expected, strict=True)):
-        raise Rejected(
-            "signature",
-            f"the model's input shape {declared} does not match the manifest's "
-            f"[N, {spec.channels}, {spec.height}, {spec.width}].",
-            f"模型输入形状 {declared} 与清单 [N, {spec.channels}, {spec.height}, {spec.width}] 不一致。",
-        )
-    outputs = {o.name for o in session.get_outputs()}
-    for wanted in (manifest.logits_output, manifest.features_output, manifest.kind_output):
-        if wanted is None:
-            continue
-        if wanted not in outputs:
-            raise Rejected(
-                "signature", f"the model has no output named '{wanted}'.", f"模型没有名为 '{wanted}' 的输出。"
-            )
-    batch = np.zeros((1, *expected), dtype=np.float32)
-    try:
-        logits, features = session.run([manifest.logits_output, manifest.features_output], {spec.name: batch})
-    except Exception:
-        raise Rejected(
-            "signature",
-            "the model fails on an input of the manifest's shape.",
-            "模型无法处理清单所述形状的输入。",
-        ) from None
-    labels, channels = len(manifest.labels), len(manifest.cam_weights[0])
-    if np.shape(logits) != (1, labels):
-        raise Rejected(
-            "signature",
-            f"logits have shape {list(np.shape(logits))}, expected [1, {labels}] (one column per label).",
-            f"logits 形状为 {list(np.shape(logits))}，应为 [1, {labels}]。",
-        )
-    if np.ndim(features) != 4 or np.shape(features)[1] != channels:
-        raise Rejected(
-            "signature",
-            f"features have shape {list(np.shape(features))}, expected [1, {channels}, h, w] "
-            "(one channel per CAM weight).",
-            f"特征形状为 {list(np.shape(features))}，应为 [1, {channels}, h, w]。",
-        )
+    problem = signature_mismatch(session, manifest)
+    if problem is not None:
+        raise Rejected("signature", *problem)
 
 
 def _check_labels(registry: Registry, name: str, manifest: Manifest) -> Manifest | None:
@@ -615,9 +558,11 @@ def _check_reviewed(
     max_bytes: int,
     max_pixels: int,
 ) -> str:
-    from xiaofei.usecases.agreement import reviewed_items
-
-    items = [i for i in reviewed_items(registry.store, run.name) if i.label in manifest.label_ids]
+    items = [
+        GoldenItem(f"record:{film.record_id}", film.label, film.data)  # a record id, never a user id
+        for film in reviewed_films(registry.store, run.name)
+        if film.label in manifest.label_ids
+    ]
     out: dict[str, Any] = {"cases": len(items), "policy_max_regression": policy.reviewed_max_regression}
     run.out["reviewed"] = out
     if not items:

@@ -1,18 +1,16 @@
 """The gate's policy (``models/{name}/policy.json``): the thresholds a version must meet, its rollout plan.
 
 All fields are optional in the file; missing ones take the defaults below (documented in docs/OPERATOR.md).
-A malformed policy is refused when it is written (``xiaofei model policy``) and when the gate reads it.
+A malformed policy is refused when it is written (``xiaofei model policy``) and when the gate reads it
+(``Registry.load_policy``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from xiaofei.errors import ManifestError, PolicyError
-
-if TYPE_CHECKING:
-    from xiaofei.lifecycle.registry import Registry
+from xiaofei.errors import PolicyError
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class Policy:
     min_macro_f1: float = 0.65
     min_recall: dict[str, float] = field(default_factory=lambda: {"*": 0.50})
     max_regression: float = 0.05  # one image of a 30-image golden set is 0.033
-    max_ece: float = 0.05  # beyond what chance explains on the golden set (see gate._check_golden)
+    max_ece: float = 0.05  # beyond what chance explains on the golden set (see evaluation._check_golden)
     min_acceptance_rate: float = 0.95
     min_rejection_rate: float | None = 0.95  # issue 7's target on out-of-domain images
     max_p95_ms: float = 1000.0
@@ -116,13 +114,3 @@ def _positive(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise _policy_field(name)
     return float(value)
-
-
-def load_policy(registry: Registry, name: str) -> Policy:
-    from xiaofei.lifecycle.registry import policy_key
-
-    registry.ensure_policy(name)
-    try:
-        return Policy.parse(registry.read_json(policy_key(name)))
-    except ManifestError as exc:
-        raise PolicyError("policy.json is not valid JSON.", "policy.json 不是有效的 JSON。") from exc

@@ -49,13 +49,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xiaofei import clock
-from xiaofei.errors import AppError, BadRequest, Conflict, ManifestError, ModelUnavailable, NoChange, NotFound
+from xiaofei.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    ManifestError,
+    ModelUnavailable,
+    NoChange,
+    NotFound,
+    PolicyError,
+)
 from xiaofei.inference.manifest import Manifest
 from xiaofei.inference.onnx_model import sha256_file
+from xiaofei.lifecycle.policy import Policy, default_policy
 from xiaofei.records import audit
 
 if TYPE_CHECKING:
-    from xiaofei.app import App
     from xiaofei.storage.open import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -207,14 +216,6 @@ class Registry:
         self.store = store
         self.bundled_dir = Path(bundled_dir) if bundled_dir else None
         self.clock = clock  # wall-clock seconds; injectable so tests can fast-forward a canary
-
-    @classmethod
-    def for_app(cls, app: App) -> Registry:
-        """The App's registry: the one its model source uses (so both share a clock), else a new one."""
-        registry = getattr(app.models, "registry", None)
-        if isinstance(registry, Registry):
-            return registry
-        return cls(app.store, bundled_dir=app.settings.bundled_models_dir)
 
     def now(self) -> str:
         return clock.iso(self.clock())
@@ -425,8 +426,6 @@ class Registry:
         return len(files)
 
     def put_policy(self, name: str, policy: dict[str, Any], *, by: str, reason: str = "") -> None:
-        from xiaofei.lifecycle.policy import Policy
-
         Policy.parse(policy)  # refuse a malformed policy before it can stop the job
         self.store.put(policy_key(name), dumps(policy), "application/json")
         self.audit("policy", by=by, reason=reason, model=name, details={"policy": policy})
@@ -645,14 +644,20 @@ class Registry:
     def ensure_policy(self, name: str) -> None:
         if self.store.head(policy_key(name)) is not None:
             return
-        from xiaofei.lifecycle.policy import default_policy
-
         folder = self.bundled_package(name)
         policy = default_policy()
         if folder is not None and (folder / "policy.json").is_file():
             policy = json.loads((folder / "policy.json").read_bytes())
         with contextlib.suppress(Conflict):  # another instance wrote it first
             self.store.put(policy_key(name), dumps(policy), "application/json", if_none_match=True)
+
+    def load_policy(self, name: str) -> Policy:
+        """The name's policy (the default one written first if the store has none)."""
+        self.ensure_policy(name)
+        try:
+            return Policy.parse(self.read_json(policy_key(name)))
+        except ManifestError as exc:
+            raise PolicyError("policy.json is not valid JSON.", "policy.json 不是有效的 JSON。") from exc
 
     def ensure_golden(self, name: str) -> bool:
         """Publish the bundled golden set if the store has none; False if there is none anywhere."""
@@ -714,10 +719,3 @@ def _type_of(file: str) -> str:
         "jpeg": "image/jpeg",
         "onnx": "application/octet-stream",
     }.get(suffix, "application/octet-stream")
-
-
-def run_scheduled(app: App, event: dict[str, Any]) -> dict[str, Any]:
-    """The timer handler (``functions/model_update``): see ``xiaofei.lifecycle.update``."""
-    from xiaofei.lifecycle.update import run_scheduled as run
-
-    return run(app, event)

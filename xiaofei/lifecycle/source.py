@@ -26,16 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from xiaofei.app import unknown_model
-from xiaofei.errors import AppError, ManifestError, ModelUnavailable, NotFound
+from xiaofei.config import Settings
+from xiaofei.errors import AppError, ManifestError, ModelUnavailable, NotFound, unknown_model
 from xiaofei.inference import input_gate
 from xiaofei.inference.onnx_model import OnnxModel
 from xiaofei.lifecycle.registry import Pointer, Registry
-
-if TYPE_CHECKING:
-    from xiaofei.app import App
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +100,8 @@ class RegistryModels:
         self._broken: dict[tuple[str, str], str] = {}  # (name, version) → why it will not load
 
     @classmethod
-    def for_app(cls, app: App) -> RegistryModels:
-        s = app.settings
-        registry = Registry(app.store, bundled_dir=s.bundled_models_dir)
+    def from_settings(cls, registry: Registry, s: Settings) -> RegistryModels:
+        """The model source of a warm instance over ``registry`` (the App builds both)."""
         return cls(
             registry,
             s.model_names,

@@ -20,18 +20,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xiaofei.clock import iso, parse_iso
+from xiaofei.config import Settings
 from xiaofei.errors import AppError, Conflict, NotFound
 from xiaofei.lifecycle.evaluation import evaluate
-from xiaofei.lifecycle.policy import Policy, load_policy
+from xiaofei.lifecycle.policy import Policy
 from xiaofei.lifecycle.registry import Registry, dumps, lease_key
-
-if TYPE_CHECKING:
-    from xiaofei.app import App
-    from xiaofei.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +89,18 @@ def release_lease(registry: Registry, lease: Lease) -> None:
 # -------------------------------------------------------------------------------------------- the job
 
 
-def run_scheduled(app: App, event: dict[str, Any]) -> dict[str, Any]:
-    """The timer handler. Returns a summary (SCF discards a timer's return value; the CLI prints it)."""
-    registry = Registry.for_app(app)
-    settings = app.settings
+# A platform's rollout after the pointers moved (e.g. ``adapters.rollout_scf.reconcile_from_settings``, which
+# mirrors them onto SCF function versions): given the registry and the settings, a summary of what it did.
+Rollout = Callable[[Registry, Settings], dict[str, Any]]
+
+
+def run_scheduled(
+    registry: Registry, settings: Settings, event: dict[str, Any], *, rollout: Rollout | None = None
+) -> dict[str, Any]:
+    """The timer job: every served model updated, then the platform ``rollout`` (if any) reconciled.
+
+    Returns a summary (SCF discards a timer's return value; the CLI prints it). The adapters wire the
+    platform in (``adapters.rollout_scf.run_model_update``)."""
     summary: dict[str, Any] = {
         "job": JOB,
         "trigger": str(event.get("TriggerName", ""))[:64],
@@ -112,11 +118,9 @@ def run_scheduled(app: App, event: dict[str, Any]) -> dict[str, Any]:
         except Exception:
             log.exception("model update failed; the pointer is unchanged", extra={"model": name})
             summary["models"][name] = {"error": "internal_error"}
-    if settings.scf_rollout:
-        from xiaofei.adapters.rollout_scf import reconcile_from_settings
-
+    if rollout is not None:
         try:
-            summary["scf"] = reconcile_from_settings(registry, settings)
+            summary["scf"] = rollout(registry, settings)
         except AppError as exc:
             log.error("SCF rollout not reconciled; the next run retries", extra={"code": exc.code})
             summary["scf"] = {"error": exc.code, "message": {"en": exc.en, "zh": exc.zh}}
@@ -136,7 +140,7 @@ def update_model(registry: Registry, name: str, settings: Settings) -> dict[str,
         return {"skipped": "another run holds the lease"}
     actions: list[dict[str, Any]] = []
     try:
-        policy = load_policy(registry, name)
+        policy = registry.load_policy(name)
         waiting = _advance_canary(registry, name, policy, actions)
         if waiting is None:
             _candidates(registry, name, policy, settings, actions)

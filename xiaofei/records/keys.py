@@ -24,6 +24,8 @@ from xiaofei.ids import id_time_ms, inverted_ms, is_valid_id
 
 USER_PREFIXES = ("uploads", "images", "heatmaps", "idem", "history")  # history last: see delete_all
 REVIEWERS_PREFIX = "reviewers/"
+UPLOADS_PREFIX = "uploads/"  # every user's uploads (the COS trigger's filter)
+HISTORY_PREFIX = "history/"  # every user's records (the operator's export and agreement)
 _UID_RE = re.compile(r"^[0-9a-f]{32}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 _UPLOAD_RE = re.compile(r"uploads/([0-9a-f]{32})/([0-9a-z]{26})\.([a-z0-9]{1,5})")
@@ -51,6 +53,14 @@ def user_prefix(area: str, uid: str) -> str:
 
 def record_name(record_id: str) -> str:
     return f"{inverted_ms(id_time_ms(record_id))}-{record_id}.json"
+
+
+def record_owner(key: str) -> str | None:
+    """The uid of a ``history/{uid}/{name}.json`` key as listed under ``HISTORY_PREFIX``, else None."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "history" or not parts[2].endswith(".json"):
+        return None
+    return parts[1]
 
 
 def record_key(uid: str, record_id: str) -> str:

@@ -14,7 +14,7 @@ From every reviewed record of a model (``record["review"]``, see ``reviews``):
 ``report(...)`` renders that as a terminal table, and ``write_report`` as a self-contained HTML file
 with a matplotlib figure (confusion matrices and sensitivity / specificity with their intervals) plus
 the figures as JSON. The evaluation gate scores a candidate on the same reviewed films
-(``reviewed_items``), see ``gate._check_reviewed``.
+(``records.reviewed.reviewed_films``), see ``lifecycle.evaluation._check_reviewed``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xiaofei.usecases.export import all_records, parse_since
-from xiaofei.usecases.reviews import doctor_label
+from xiaofei.records.reviewed import doctor_label, reviewed_records
 
 if TYPE_CHECKING:
     from xiaofei.app import App
-    from xiaofei.lifecycle.evaluation import GoldenItem
-    from xiaofei.storage.open import ObjectStore
 
 Z95 = 1.959963984540054
 
@@ -59,31 +56,10 @@ def _rate(successes: int, n: int) -> dict[str, Any]:
     }
 
 
-def reviewed_records(
-    store: ObjectStore, model: str, *, version: str | None = None, since: str | None = None
-) -> list[dict[str, Any]]:
-    since_iso = parse_since(since)
-    out = []
-    for record in all_records(store):
-        info = record.get("model") or {}
-        if info.get("name") != model or record.get("status") != "done":
-            continue
-        if not isinstance(record.get("review"), dict):
-            continue
-        if version is not None and info.get("version") != version:
-            continue
-        if since_iso and str(record.get("created_at", "")) < since_iso:
-            continue
-        out.append(record)
-    return out
-
-
 def _label_order(app: App, model: str, version: str, records: list[dict[str, Any]]) -> list[str]:
     """The manifest's label order when the registry knows the version, else the records' labels sorted."""
     try:
-        from xiaofei.lifecycle.registry import Registry
-
-        return list(Registry.for_app(app).manifest(model, version).label_ids)
+        return list(app.registry.manifest(model, version).label_ids)
     except Exception:  # an unknown or unreadable version: the records still say which labels exist
         labels = {
             p.get("label") for r in records for p in r.get("probabilities") or [] if isinstance(p, dict)
@@ -254,31 +230,3 @@ def write_report(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
     )
     stem.with_suffix(".html").write_text(page)
     return {k: str(stem.with_suffix("." + k)) for k in ("html", "json", "png")}
-
-
-# -------------------------------------------------------------------------- the gate's reviewed set
-
-
-def reviewed_items(store: ObjectStore, model: str, limit: int = 2000) -> list[GoldenItem]:
-    """The reviewed films with a doctor's label, newest first, as the gate's items (image bytes from
-    the store; the file name is a record id, never a user id)."""
-    from xiaofei.errors import NotFound
-    from xiaofei.lifecycle.evaluation import GoldenItem
-
-    items: list[GoldenItem] = []
-    records = sorted(
-        (
-            r
-            for r in reviewed_records(store, model)
-            if doctor_label(r) and isinstance(r.get("image_key"), str)
-        ),
-        key=lambda r: str(r.get("created_at", "")),
-        reverse=True,
-    )
-    for record in records[:limit]:
-        try:
-            data = store.get(record["image_key"])
-        except NotFound:
-            continue
-        items.append(GoldenItem(f"record:{record['id']}", doctor_label(record), data))
-    return items

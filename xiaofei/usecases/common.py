@@ -11,8 +11,8 @@ import logging
 import re
 from typing import Any, Final
 
-from xiaofei.app import App, unknown_model
-from xiaofei.errors import AppError, BadRequest, Conflict, Unauthorized
+from xiaofei.app import App
+from xiaofei.errors import AppError, BadRequest, Conflict, Unauthorized, unknown_model
 from xiaofei.identity import Caller
 from xiaofei.records.keys import idem_key
 

@@ -24,55 +24,19 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xiaofei import clock
 from xiaofei.errors import BadRequest, NotFound
 from xiaofei.records import audit
-from xiaofei.usecases.reviews import doctor_label
+from xiaofei.records.reviewed import all_records, doctor_label, parse_since
 
 if TYPE_CHECKING:
     from xiaofei.app import App
-    from xiaofei.storage.open import ObjectStore
 
 GROUP_PATTERN = r"^(?P<group>[0-9a-f]{16})_"
 _NAME_RE = r"^[a-z0-9_]{1,40}$"
-
-
-def all_records(store: ObjectStore) -> Iterator[dict[str, Any]]:
-    """Every record of every user (the operator's view), skipping unreadable or misplaced objects."""
-    cursor = None
-    while True:
-        infos, cursor = store.list("history/", cursor=cursor)
-        for info in infos:
-            parts = info.key.split("/")
-            if len(parts) != 3 or not parts[2].endswith(".json"):
-                continue
-            try:
-                record = json.loads(store.get(info.key))
-            except (NotFound, ValueError):
-                continue
-            if isinstance(record, dict) and record.get("uid") == parts[1]:
-                yield record
-        if cursor is None:
-            return
-
-
-def parse_since(value: str | None) -> str | None:
-    """``YYYY-MM-DD`` (or a full ISO time) → the ISO prefix records compare with; None for no bound."""
-    if value in (None, ""):
-        return None
-    from datetime import datetime
-
-    text = str(value)
-    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, fmt).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        except ValueError:
-            continue
-    raise BadRequest("--since must be a date, YYYY-MM-DD.", "--since 必须是日期，格式 YYYY-MM-DD。")
 
 
 def _pseudonym(key: bytes, text: str) -> str:

@@ -121,11 +121,14 @@ def _abandon(app: App, early: _EarlyWrite) -> None:
 def _answer(app: App, name: str, routing_key: str, data: bytes) -> tuple[dict[str, Any], Any, bytes]:
     # Imported here: numpy, Pillow and the model code stay off the cold start of the functions that never
     # read an image (history, model_update).
-    from xiaofei.inference.reading import run_model
+    from xiaofei.inference.reading import answer_of, read_image
 
     model = app.models.get(name, routing_key)
     append_keys(model=name, model_version=model.version)
-    return run_model(app, model, data)
+    s = app.settings
+    reading = read_image(model, data, max_bytes=s.max_body_bytes, max_pixels=s.max_pixels, heatmap=True)
+    assert reading.heatmap_png is not None
+    return answer_of(reading), reading.image, reading.heatmap_png
 
 
 def read_source(app: App, caller: Caller | None, source: ImageSource) -> bytes:

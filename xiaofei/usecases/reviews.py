@@ -44,6 +44,7 @@ from xiaofei.identity import Caller
 from xiaofei.ids import is_valid_id, new_id
 from xiaofei.records import audit
 from xiaofei.records.keys import REVIEWERS_PREFIX, is_uid, reviewer_key, reviewer_of_key
+from xiaofei.records.reviewed import doctor_label
 from xiaofei.usecases.common import Wrong
 
 if TYPE_CHECKING:
@@ -536,15 +537,6 @@ def review_share(
         agrees=review["label"] == review["model_label"] if review["label"] else None,
     )
     return {"review": review}
-
-
-def doctor_label(record: dict[str, Any]) -> str | None:
-    """The doctor's label of a reviewed record (None: not reviewed, or 'cannot tell')."""
-    review = record.get("review")
-    if not isinstance(review, dict) or review.get("verdict") not in ("agree", "label"):
-        return None
-    label = review.get("label")
-    return label if isinstance(label, str) and label else None
 
 
 __all__ = [

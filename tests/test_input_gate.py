@@ -23,6 +23,7 @@ from xiaofei.imaging.tilt import tilt_degrees
 from xiaofei.inference import input_gate
 from xiaofei.inference.manifest import Manifest
 from xiaofei.inference.onnx_model import OnnxModel
+from xiaofei.inference.preprocess import preprocess
 
 MODELS = Path(__file__).resolve().parent.parent / "model"
 SEED = 424242  # not a seed stream the pipeline uses
@@ -40,7 +41,7 @@ def skin() -> OnnxModel:
 
 def verdict(model: OnnxModel, image: Image.Image) -> input_gate.QualityReport:
     """The serving path: preprocess → ONNX → the gate on the decoded image."""
-    batch, _ = image_io.preprocess(image, model.manifest.input)
+    batch, _ = preprocess(image, model.manifest.input)
     raw = model.run(batch)
     return input_gate.assess(image, raw.pooled, raw.logits, model.manifest, raw.kind)
 

@@ -23,7 +23,7 @@ def app(tmp_path: Path) -> App:
 
 @pytest.fixture
 def registry(app: App) -> Registry:
-    registry = Registry.for_app(app)
+    registry = app.registry
     registry.bootstrap("pneumonia")
     return registry
 
