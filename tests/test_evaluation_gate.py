@@ -15,6 +15,8 @@ from xiaofei.lifecycle.evaluation import CHECKS, evaluate
 from xiaofei.lifecycle.registry import Registry
 from xiaofei.lifecycle.update import update_model
 
+pytestmark = pytest.mark.slow  # runs the evaluation gate over golden sets (real ONNX passes, latency samples)
+
 
 @pytest.fixture
 def app(tmp_path: Path) -> App:

@@ -214,6 +214,7 @@ def test_agreement_cli_prints_a_table_and_writes_a_report(env: App, tmp_path: Pa
     assert cli.main(["model", "agreement", "pneumonia", "--since", "last week", "--out", str(out)]) == 2
 
 
+@pytest.mark.slow  # builds candidates and runs the evaluation gate on reviewed films
 def test_the_gate_scores_candidates_on_the_sites_reviewed_films(tmp_path: Path) -> None:
     app = App(settings(tmp_path, models="skin", default_model="skin"))
     set_app(app)

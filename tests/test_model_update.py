@@ -17,6 +17,8 @@ from xiaofei.adapters.rollout_scf import run_model_update
 from xiaofei.app import App, set_app
 from xiaofei.lifecycle.registry import Registry, pointer_key
 
+pytestmark = pytest.mark.slow  # runs the update job, the evaluation gate included
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

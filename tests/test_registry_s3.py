@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.registry_kit import FakeClock, IgnoresIfMatchStore, race_pointer_writers, settings, variant
 from tests.s3server import S3Settings
 from xiaofei.adapters.rollout_scf import run_model_update
@@ -12,6 +14,8 @@ from xiaofei.app import App
 from xiaofei.lifecycle.registry import Pointer, Registry
 from xiaofei.lifecycle.update import acquire_lease
 from xiaofei.storage.open import open_store
+
+pytestmark = pytest.mark.slow  # runs the registry and the update job against the local S3 server
 
 
 def test_pointer_writers_and_lease_over_s3(s3_settings: S3Settings, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from xiaofei.config import Settings
-from xiaofei.errors import unknown_model as unknown_model  # re-exported: the use-cases import it from here
+from xiaofei.errors import unknown_model
 from xiaofei.identity import TokenIssuer, load_or_create_secret
 
 if TYPE_CHECKING:

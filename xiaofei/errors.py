@@ -10,7 +10,7 @@ The hierarchy (catch the base to handle a whole family)::
     │   │   ├── UnsupportedFormat 415 · PayloadTooLarge 413 · ImageTooLarge 413
     │   │   └── CorruptImage    400 · EmptyImage 400
     │   ├── Unauthorized        401   no trusted identity, or a forged / expired token
-    │   ├── Forbidden           403   authenticated but not allowed (operator actions)
+    │   ├── Forbidden           403   not allowed: a forged or expired presigned link
     │   │   └── NotReviewer · InvalidShare (forged / tampered share link) · ShareClaimed
     │   ├── NotFound            404   no such thing *for this caller* (another user's id is also 404)
     │   ├── MethodNotAllowed    405

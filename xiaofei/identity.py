@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import jwt
 
+from xiaofei import clock
 from xiaofei.errors import Unauthorized
 
 ISSUER = "xiaofei"
@@ -152,7 +152,7 @@ class TokenIssuer:
         subject = subject or "s_" + secrets.token_urlsafe(18)
         if not _SUBJECT_RE.match(subject):
             raise ValueError("invalid subject")
-        now = int(time.time())
+        now = int(clock.now())
         expires_at = now + self.ttl_s
         claims = {
             "iss": ISSUER,
@@ -182,7 +182,7 @@ class TokenIssuer:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT_RE.match(subject):
             raise _invalid_token()
-        if isinstance(claims.get("iat"), (int, float)) and claims["iat"] > time.time() + LEEWAY_S:
+        if isinstance(claims.get("iat"), (int, float)) and claims["iat"] > clock.now() + LEEWAY_S:
             raise _invalid_token()  # minted in the future: not by us
         return Caller(provider="web", subject=subject, uid=uid_for("web", subject, self._secret))
 

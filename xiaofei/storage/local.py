@@ -10,13 +10,13 @@ import mimetypes
 import os
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from xiaofei import clock
 from xiaofei.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from xiaofei.storage.base import (
     DEFAULT_CONTENT_TYPE,
@@ -95,7 +95,7 @@ class LocalStore:
 
     def _sweep_temp(self) -> None:
         # Leftovers of a crash mid-write; an hour is far longer than any write.
-        cutoff = time.time() - 3600
+        cutoff = clock.now() - 3600
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.root / ".tmp"):
                 if entry.stat().st_mtime < cutoff:
@@ -280,11 +280,11 @@ class LocalStore:
         return f"{self.public_url}/_store/{quote(key, safe='/')}?{params}"
 
     def presign_get(self, key: str, expires_s: int) -> str:
-        exp = int(time.time()) + check_presign_get(key, expires_s)
+        exp = int(clock.now()) + check_presign_get(key, expires_s)
         return self._url(key, f"exp={exp}&sig={self._signature('GET', key, exp)}")
 
     def presign_put(self, key: str, expires_s: int, content_type: str, max_bytes: int) -> PresignedPut:
-        exp = int(time.time()) + check_presign_put(key, expires_s, content_type, max_bytes)
+        exp = int(clock.now()) + check_presign_put(key, expires_s, content_type, max_bytes)
         sig = self._signature("PUT", key, exp, max_bytes, content_type)
         url = self._url(key, f"exp={exp}&max={max_bytes}&ct={quote(content_type, safe='')}&sig={sig}")
         return PresignedPut(
@@ -314,7 +314,7 @@ class LocalStore:
         expected = self._signature(method, key, exp, max_bytes, content_type)
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise _bad_link()
-        if exp < time.time():
+        if exp < clock.now():
             raise Forbidden(
                 "This link has expired. Please request a new one.",
                 "链接已过期，请重新获取。",

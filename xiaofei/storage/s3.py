@@ -8,12 +8,12 @@ import hashlib
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from xiaofei import clock
 from xiaofei.errors import AppError, Conflict, NotFound, StorageUnavailable
 from xiaofei.storage.base import (
     DEFAULT_CONTENT_TYPE,
@@ -215,7 +215,7 @@ class S3Store:
             url=url,
             method="PUT",
             headers={"Content-Type": content_type},
-            expires_at=time.time() + expires,
+            expires_at=clock.now() + expires,
             max_bytes=max_bytes,
         )
 
