@@ -271,6 +271,7 @@ class KindModel:
     threshold: float
     positives: Encoded  # the re-captured positives it was fitted on (their statistics fit the gate too)
     report: dict[str, Any]
+    real: Encoded | None = None  # the real images of the kind it was fitted on (fit share), if any
 
 
 def _labelled(data: Encoded, label: int) -> Encoded:
@@ -297,10 +298,12 @@ def train_kind(
             if films
             else []
         )
-        # Real positives (fit share): four in five train the model, the fifth sets its threshold.
+        return jobs + real_positives(split)
+
+    def real_positives(split: str) -> list[Job]:
+        # Real positives (fit share): four in five train the model, the fifth joins its validation set.
         real = kindgate.real_images(kg.positives, fit=True)
-        mine = [p for i, p in enumerate(real) if (i % 5 == 0) == (split == "val")]
-        return jobs + [("file", str(p), ()) for p in mine]
+        return [("file", str(p), ()) for i, p in enumerate(real) if (i % 5 == 0) == (split == "val")]
 
     files = source.files("train") if task.family == "chest" else []  # halves of films: lateral-like
     pos_extra = enc(variants("train", KIND_POS, 1.0) + source.recaptures("train", config.counts.recaptures))
@@ -337,7 +340,16 @@ def train_kind(
     )
     p_val = kind_probabilities(predict(net, val_pos, spec, progress=False)[0])
     p_neg = kind_probabilities(predict(net, neg_val, spec, progress=False)[0])
-    threshold = kindgate.fit_threshold(p_val)
+    p_real = p_real_negative = real_set = None
+    if kg.positives:  # real images of the kind: they and the real negatives (fit share) set the threshold
+        real: list[Job] = [("file", str(p), ()) for p in kindgate.real_images(kg.positives, fit=True)]
+        real_set = enc(real)
+        p_real = kind_probabilities(predict(net, real_set, spec, progress=False)[0])
+        negatives: list[Job] = [("file", str(p), ()) for p in neg_real]
+        p_real_negative = kind_probabilities(predict(net, enc(negatives), spec, progress=False)[0])
+    threshold = kindgate.fit_threshold(
+        p_val, p_real=p_real, p_real_negative=p_real_negative, p_negative=p_neg
+    )
     report = {
         "threshold": threshold,
         "fit": {
@@ -355,10 +367,20 @@ def train_kind(
             "negatives_refused": round(float(np.mean(p_neg < threshold)), 4),
             "n_positives": len(p_val),
             "n_negatives": len(p_neg),
+            **(
+                {
+                    "real_fit_positives_accepted": round(float(np.mean(p_real >= threshold)), 4),
+                    "real_fit_negatives_refused": round(float(np.mean(p_real_negative < threshold)), 4),
+                    "n_real_positives": len(p_real),
+                    "n_real_negatives": len(p_real_negative),
+                }
+                if p_real is not None and p_real_negative is not None
+                else {}
+            ),
         },
     }
     log.info("kind model: %s", report["val"])
-    return KindModel(net, threshold, pos_extra, report)
+    return KindModel(net, threshold, pos_extra, report, real_set)
 
 
 class _Steps:
@@ -477,6 +499,7 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
             "population_warning": _population_warning(config),
             "fit": kind_model.report,
         },
+        real_stats=kind_model.real.stats if kind_model is not None and kind_model.real is not None else None,
     )
     steps.done("gate fit", start)
 
@@ -722,14 +745,25 @@ def _measure_gate(
 
 
 def _population_warning(config: BuildConfig) -> dict[str, str]:
-    """The "outside_training_data" warning, naming who the training images came from."""
-    who = config.population or {"en": "the training images", "zh": "训练图片"}
+    """The "outside_training_data" warning, naming who the training images came from and giving examples
+    of the model's own family (films for the chest model, photos for the skin model)."""
+    drawn = {"en": "synthetic images drawn by this project", "zh": "本项目绘制的合成图像"}
+    who = config.population or (drawn if config.demo else {"en": "the training images", "zh": "训练图片"})
+    if config.task.family == "chest":
+        examples = {
+            "en": "for example an adult's film, another kind of machine or a photo of a film",
+            "zh": "例如成人胸片、其他设备拍摄的片子或翻拍的胶片",
+        }
+    else:
+        examples = {
+            "en": "for example a real clinical photo, another body site, skin tone, camera or light",
+            "zh": "例如真实的临床照片、其他部位、肤色、相机或光照",
+        }
     return {
-        "en": f"This image is unlike the model's training images ({who['en']}), for example an adult's film, "
-        "another kind of machine or a photo of a film. The model was not validated on such images: read the "
-        "result with extra care.",
-        "zh": f"这张图片与模型的训练图片（{who['zh']}）差别较大，例如成人胸片、其他设备拍摄的片子或翻拍的"
-        "胶片。模型未在此类图片上验证过，请更谨慎地看待结果。",
+        "en": f"This image is unlike the model's training images ({who['en']}), {examples['en']}. The model "
+        "was not validated on such images: read the result with extra care.",
+        "zh": f"这张图片与模型的训练图片（{who['zh']}）差别较大，{examples['zh']}。模型未在此类图片上验证过，"
+        "请更谨慎地看待结果。",
     }
 
 

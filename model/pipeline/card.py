@@ -316,9 +316,18 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             f"{fit['real_negatives']} real images of other kinds; {fit['real_negatives_held_out']} more were "
             f"held out). Threshold P(kind) ≥ "
             f"{kind['threshold']}: on validation images it accepts {_pct(val['positives_accepted'])} of this "
-            f"kind and refuses {_pct(val['negatives_refused'])} of drawn other kinds. The diagnostic model's "
-            "Mahalanobis and energy scores then only warn (`outside_training_data`) when a film is far from "
-            "the training population.",
+            f"kind and refuses {_pct(val['negatives_refused'])} of drawn other kinds."
+            + (
+                " The threshold and the colour ranges are fitted to the real photos too: it accepts "
+                f"{_pct(val['real_fit_positives_accepted'])} of the {val['n_real_positives']} real photos of "
+                f"the fit share and refuses {_pct(val['real_fit_negatives_refused'])} of its "
+                f"{val['n_real_negatives']} real images of other kinds (both in-sample: the held-out share "
+                "below judges it)."
+                if "real_fit_positives_accepted" in val
+                else ""
+            )
+            + " The diagnostic model's Mahalanobis and energy scores then only warn "
+            "(`outside_training_data`) when a film is far from the training population.",
             "",
         ]
     lines += _real_sections(manifest, evaluation)

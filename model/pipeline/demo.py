@@ -19,8 +19,9 @@ from .train import TrainConfig
 
 log = logging.getLogger("model.pipeline")
 
-VERSION = "1.1.0-demo"  # 1.1: the input gate has a kind model (fitted on real photos with --data)
-RELEASE_DATE = "2026-11-22T00:00:00Z"
+# 1.1: the input gate has a kind model; 1.2: its threshold and colour ranges are fitted to real photos too
+VERSION = "1.2.0-demo"
+RELEASE_DATE = "2026-12-04T00:00:00Z"
 SEED = 2026
 
 CHEST_DATA = (

@@ -98,13 +98,17 @@ def fit_quality(
     wide_logits: np.ndarray,
     clean_logits: np.ndarray,
     kind_model: dict[str, Any] | None = None,
+    real_stats: list[dict[str, float]] | None = None,
     policy: dict[str, float] = POLICY,
 ) -> dict[str, Any]:
     """The manifest's ``quality`` object (schema in ``xiaofei/inference/input_gate.py``).
 
     With a kind model (``kind_model``: its output, threshold and fit report) the kind model decides the
     kind, so only the colour statistics keep a range (too much colour is never an exposure fault), and
-    the diagnostic model's scores only warn that an image is far from the training population."""
+    the diagnostic model's scores only warn that an image is far from the training population.
+
+    ``real_stats``: real images of the kind (the kind model's fit share). They are a few among many drawn
+    ones, so the central quantile would trim their tails: each colour range also covers their own range."""
     wide_stats = clean_stats + recapture_stats + bad_stats
     normal_stats = clean_stats + recapture_stats
     # Colour statistics on normal captures (a poor exposure drains colour: the gate checks exposure first);
@@ -116,6 +120,10 @@ def fit_quality(
         for name in KIND_STATS[kind]
         if kind_model is None or name in COLOUR_STATS
     }
+    if kind_model is not None and real_stats:
+        for name, (lo, hi) in kind_ranges.items():
+            real_lo, real_hi = fitted_range([s[name] for s in real_stats], name, policy)
+            kind_ranges[name] = [min(lo, real_lo), max(hi, real_hi)]
     brightness = fitted_range([s["brightness"] for s in normal_stats], "brightness", policy)
     contrast = fitted_range([s["contrast"] for s in normal_stats], "contrast", policy)
     means, precision = fit_mahalanobis(train_pooled, train_y, k, policy["shrinkage"])
