@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from tests import imagegen
 from xiaofei.errors import ALL_CODES, ImageError
-from xiaofei.imaging.image_io import FORMATS, DecodedImage, decode
+from xiaofei.imaging.image_io import decode
+from xiaofei.imaging.pixels import FORMATS, DecodedImage
 
 # Pillow's bomb warning (headers between 89 and 179 MP) and pydicom's complaints about damaged headers are
 # expected on this input; the test is about exceptions, and a warning turned into one is covered elsewhere.

@@ -289,6 +289,10 @@ def train_kind(
     def enc(jobs: list[Job]) -> Encoded:
         return _encode(jobs, [0] * len(jobs), geometry, config.processes)
 
+    # Real positives (fit share): four in five train the model, the fifth joins its validation set; all of
+    # them, with the real negatives, set its threshold.
+    real_jobs: list[Job] = [("file", str(p), ()) for p in kindgate.real_images(kg.positives, fit=True)]
+
     def variants(split: str, code: int, share: float) -> list[Job]:
         films = source.files(split) if task.family == "chest" else []  # photos of films, burnt-in text
         jobs = (
@@ -298,12 +302,7 @@ def train_kind(
             if films
             else []
         )
-        return jobs + real_positives(split)
-
-    def real_positives(split: str) -> list[Job]:
-        # Real positives (fit share): four in five train the model, the fifth joins its validation set.
-        real = kindgate.real_images(kg.positives, fit=True)
-        return [("file", str(p), ()) for i, p in enumerate(real) if (i % 5 == 0) == (split == "val")]
+        return jobs + [job for i, job in enumerate(real_jobs) if (i % 5 == 0) == (split == "val")]
 
     files = source.files("train") if task.family == "chest" else []  # halves of films: lateral-like
     pos_extra = enc(variants("train", KIND_POS, 1.0) + source.recaptures("train", config.counts.recaptures))
@@ -341,9 +340,8 @@ def train_kind(
     p_val = kind_probabilities(predict(net, val_pos, spec, progress=False)[0])
     p_neg = kind_probabilities(predict(net, neg_val, spec, progress=False)[0])
     p_real = p_real_negative = real_set = None
-    if kg.positives:  # real images of the kind: they and the real negatives (fit share) set the threshold
-        real: list[Job] = [("file", str(p), ()) for p in kindgate.real_images(kg.positives, fit=True)]
-        real_set = enc(real)
+    if real_jobs:
+        real_set = enc(real_jobs)
         p_real = kind_probabilities(predict(net, real_set, spec, progress=False)[0])
         negatives: list[Job] = [("file", str(p), ()) for p in neg_real]
         p_real_negative = kind_probabilities(predict(net, enc(negatives), spec, progress=False)[0])

@@ -40,14 +40,7 @@ from PIL import Image, ImageCms
 
 from xiaofei.errors import CorruptImage, EmptyImage, PayloadTooLarge, UnsupportedFormat
 from xiaofei.imaging.dicom import decode_dicom
-from xiaofei.imaging.pixels import (
-    FORMATS,
-    MAX_SIDE,
-    DecodedImage,
-    check_dimensions,
-    image_errors,
-    stretch_to_l,
-)
+from xiaofei.imaging.pixels import DecodedImage, check_dimensions, image_errors, stretch_to_l
 
 _PIL_FORMATS = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "bmp": ["BMP"]}
 _BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
@@ -313,17 +306,4 @@ def encode_for_storage(image: Image.Image, max_side: int = 1024, quality: int = 
     return buf.getvalue()
 
 
-__all__ = [
-    "FORMATS",
-    "FULL_IMAGE",
-    "MAX_SIDE",
-    "Box",
-    "DecodedImage",
-    "check_dimensions",
-    "decode",
-    "encode_for_storage",
-    "image_errors",
-    "normalize_mode",
-    "sniff_format",
-    "stretch_to_l",
-]
+__all__ = ["FULL_IMAGE", "Box", "decode", "encode_for_storage", "normalize_mode", "sniff_format"]

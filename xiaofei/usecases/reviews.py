@@ -44,7 +44,6 @@ from xiaofei.identity import Caller
 from xiaofei.ids import is_valid_id, new_id
 from xiaofei.records import audit
 from xiaofei.records.keys import REVIEWERS_PREFIX, is_uid, reviewer_key, reviewer_of_key
-from xiaofei.records.reviewed import doctor_label
 from xiaofei.usecases.common import Wrong
 
 if TYPE_CHECKING:
@@ -543,7 +542,6 @@ __all__ = [
     "ShareTokens",
     "add_reviewer",
     "create_share",
-    "doctor_label",
     "list_reviewers",
     "open_share",
     "remove_reviewer",
