@@ -3,6 +3,7 @@ end-to-end build (train → evaluate → calibrate → fit the gate → export) 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,60 @@ def test_small_net_shapes_and_exact_cam() -> None:
     assert 20e6 < nets.count_flops(net, (1, 1, 224, 224)) < 80e6  # multiply-adds: a few ms on one thread
 
 
+def test_an_ensemble_answers_the_mean_of_its_members_with_an_exact_cam(tmp_path: Path) -> None:
+    members = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        members.append(nets.build(nets.SMALL, 1, 3, width=8).eval())
+    combined = nets.ensemble(members).eval()
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        logits, features = combined(x)
+        mean = torch.stack([m(x)[0] for m in members]).mean(dim=0)
+    assert torch.allclose(logits, mean, atol=1e-5)
+    assert features.shape[1] == 2 * members[0].channels and nets.member_count(combined) == 2
+    # One linear head over the concatenated feature maps: plain CAM stays exact for the ensemble.
+    expected = features.mean(dim=(2, 3)) @ combined.head.weight.T + combined.head.bias
+    assert torch.allclose(logits, expected, atol=1e-5)
+    # Saved and rebuilt from its config alone, it is the same network.
+    (tmp_path / "train").mkdir()
+    nets.save_weights(
+        combined, tmp_path / "train" / "weights.pt", backbone=nets.SMALL, in_channels=1, width=8
+    )
+    manifest = {"labels": [{}, {}, {}], "input": {"channels": 1}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with torch.no_grad():
+        assert torch.equal(nets.load_torch_model(tmp_path)(x)[0], logits)
+    assert nets.ensemble(members[:1]) is members[0]
+
+
+def test_the_weight_average_forgets_the_start_and_follows_the_weights() -> None:
+    from model.pipeline.train import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    average = WeightAverage(net, decay=0.9)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    for _ in range(200):
+        average.update(net)
+    assert torch.allclose(average.net.weight, torch.ones(1, 2), atol=1e-6)
+    assert average.net is not net and float(net.weight.sum()) == 2.0
+
+
+def test_the_kind_models_wide_recipe_varies_framing_and_processing_and_keeps_the_range() -> None:
+    from model.pipeline.train import augment
+
+    pixels = torch.from_numpy(np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (4, 1, 48, 1)))
+    mild = augment(pixels, torch.Generator().manual_seed(5), "chest", 0.0)
+    wide = augment(pixels, torch.Generator().manual_seed(5), "chest_wide", 0.0)
+    assert wide.shape == pixels.shape and float(wide.min()) >= 0.0 and float(wide.max()) <= 1.0
+    # Wider than the diagnostic model's recipe: the copies differ more from the film they came from.
+    base = pixels.float() / 255.0
+    assert float((wide - base).abs().mean()) > float((mild - base).abs().mean())
+
+
 def test_torchvision_backbones_fail_clearly_without_torchvision() -> None:
     try:
         import torchvision  # noqa: F401
@@ -338,6 +393,30 @@ def test_tiny_synthetic_build_exports_a_servable_package(tmp_path: Path) -> None
         logits, features = torch_net(torch.from_numpy(batch))
     assert np.allclose(logits[0].numpy(), raw_out.logits, atol=1e-3)
     assert np.allclose(features[0].numpy(), raw_out.features, atol=1e-3)
+
+
+def test_a_build_of_an_averaged_ensemble_serves_as_one_network(tmp_path: Path) -> None:
+    # GIVEN a tiny build of two members, each validated on its moving average of the weights
+    out = tmp_path / "pneumonia"
+    config = dataclasses.replace(
+        _tiny_config(out),
+        members=2,
+        train=TrainConfig(epochs=2, augment="chest", seed=5, threads=2, progress=False, ema_decay=0.9),
+        width=8,
+    )
+    evaluation = build_package(config, SyntheticSource(PNEUMONIA, TINY, 5))
+    # THEN one ONNX graph serves both (the export check passed), its features are both members' maps
+    manifest = Manifest.loads((out / "manifest.json").read_bytes())
+    training = manifest.raw["training"]
+    assert training["members"] == 2 and len(training["best_epochs"]) == 2 and training["ema_decay"] == 0.9
+    assert len(evaluation["training"]["members"]) == 2 and evaluation["onnx_max_abs_diff"] < 1e-3
+    assert len(manifest.raw["cam"]["weights"][0]) == 2 * 8 * 8
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    epochs = ", ".join(map(str, training["best_epochs"]))
+    assert "moving average of the weights (decay 0.9) was validated after every epoch" in card
+    assert f"epochs {epochs}" in card
+    # AND the PyTorch baseline rebuilt from train/weights.pt is the same ensemble
+    assert nets.member_count(nets.load_torch_model(out)) == 2
 
 
 def test_a_build_whose_manifest_the_server_would_refuse_stops_before_export(

@@ -13,6 +13,7 @@ the gate) are always synthetic, plus real photos when scikit-image's samples are
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -93,6 +94,7 @@ class KindGate:
     film_burns: int = 400  # training films with burnt-in markers and arrows (chest)
     real_copies: int = 4  # each real negative, differently augmented
     epochs: int = 8
+    augment: str | None = None  # the augmentation recipe (train.py); None: the diagnostic model's
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class BuildConfig:
     seed: int = 0
     backbone: str = nets.SMALL
     width: int = 16
+    members: int = 1  # > 1: that many networks trained apart (seed, seed + 1, ...), averaged (nets.ensemble)
     size: int | None = None  # None: the task's size (tests use a small one)
     pretrained: Path | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -331,7 +334,7 @@ def train_kind(
             lr=3e-3,
             seed=seed,
             threads=tc.threads,
-            augment=tc.augment,
+            augment=kg.augment or tc.augment,
             outlier_weight=0.0,
             bad_exposure_p=tc.bad_exposure_p,
             progress=tc.progress,
@@ -426,6 +429,8 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     # The network first: a missing backbone (torchvision) fails before any image is read.
     torch.manual_seed(config.train.seed)
     net = nets.build(config.backbone, task.channels, k, pretrained=config.pretrained, width=config.width)
+    if config.members > 1:
+        net = nets.build(config.backbone, task.channels, k, width=config.width, members=config.members)
     start = time.perf_counter()
     splits = {
         name: _encode(*source.clean(name), geometry, config.processes) for name in ("train", "val", "test")
@@ -439,7 +444,7 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     if config.reuse_training_of is not None:
         history = _reuse_training(config.reuse_training_of, net)
     else:
-        history = train(net, splits["train"], splits["val"], spec, config.train, outliers)
+        net, history = _train_members(config, splits, spec, outliers)
         _checkpoint(config, net, history)
     steps.done("training", start)
 
@@ -589,6 +594,32 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
     return evaluation
 
 
+def _train_members(
+    config: BuildConfig, splits: dict[str, Encoded], spec: InputSpec, outliers: Encoded
+) -> tuple[nets.CamNet, dict[str, Any]]:
+    """Train ``config.members`` networks apart, each seeded on its own; one network, or their ensemble.
+
+    The history is the first member's (``epochs``, ``best_epoch``) plus, for an ensemble, every member's."""
+    trained, histories = [], []
+    for i in range(config.members):
+        member_config = dataclasses.replace(config.train, seed=config.train.seed + i)
+        torch.manual_seed(member_config.seed)
+        member = nets.build(
+            config.backbone,
+            config.task.channels,
+            len(config.task.labels),
+            pretrained=config.pretrained,
+            width=config.width,
+        )
+        histories.append(train(member, splits["train"], splits["val"], spec, member_config, outliers))
+        log.info("member %d/%d trained (best epoch %d)", i + 1, config.members, histories[-1]["best_epoch"])
+        trained.append(member)
+    history = dict(histories[0])
+    if config.members > 1:
+        history["members"] = histories
+    return nets.ensemble(trained), history
+
+
 def _checkpoint(config: BuildConfig, net: nets.CamNet, history: dict[str, Any]) -> None:
     """The trained weights beside the package (``<out>.trained``): a later step that fails can be
     rerun with ``--reuse-training-of`` that folder instead of training again."""
@@ -659,8 +690,11 @@ def _training_info(
         "seed": config.seed,
         "epochs": tc.epochs,
         "best_epoch": history["best_epoch"],
+        "best_epochs": [h["best_epoch"] for h in history.get("members", [history])],
+        "ema_decay": tc.ema_decay,
         "backbone": config.backbone,
         "width": config.width if config.backbone == nets.SMALL else None,
+        "members": config.members,
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "multiply_adds": nets.count_flops(net, (1, spec.channels, size, size)),
         "pretrained": str(config.pretrained.name) if config.pretrained else None,

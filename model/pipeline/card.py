@@ -154,6 +154,30 @@ def _real_sections(manifest: dict[str, Any], evaluation: dict[str, Any]) -> list
     return lines
 
 
+def _kept_weights(t: dict[str, Any]) -> str:
+    epochs = t.get("best_epochs") or [t["best_epoch"]]
+    which = f"epoch {epochs[0]}" if len(epochs) == 1 else "epochs " + ", ".join(map(str, epochs))
+    if t.get("ema_decay"):
+        return (
+            f"the moving average of the weights (decay {t['ema_decay']}) was validated after every epoch and "
+            f"kept at its best validation macro-F1: {which}"
+        )
+    return f"weights of {which}, the best validation macro-F1"
+
+
+def _network_line(t: dict[str, Any]) -> str:
+    size = f"{t['parameters']:,} parameters, {t['multiply_adds'] / 1e6:.0f} M multiply-adds per image"
+    members = int(t.get("members") or 1)
+    if members > 1:
+        seeds = ", ".join(str(t["seed"] + i) for i in range(members))
+        return (
+            f"- An ensemble of {members} {t['backbone']} networks (width {t['width']} each; {size} in all), "
+            f"each trained from scratch on the same films with its own seed ({seeds}); the answer is the "
+            "mean of their logits, one graph, one heatmap."
+        )
+    return f"- A {t['backbone']} network (width {t['width']}, {size}) trained from scratch, seed {t['seed']}."
+
+
 def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
     m, t, q = manifest["metrics"], manifest["training"], manifest["thresholds"]
     g = m["gate"]
@@ -218,9 +242,7 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             "",
             *lines[2:],
             f"- Trained on: {t['data']}",
-            f"- A {t['backbone']} network (width {t['width']}, {t['parameters']:,} parameters, "
-            f"{t['multiply_adds'] / 1e6:.0f} M multiply-adds per image) trained from scratch, "
-            f"seed {t['seed']}.",
+            _network_line(t),
         ]
     lines += [
         "",
@@ -336,9 +358,7 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
         "",
         f"- Data: {t['data']}",
         "- Images per split: " + "; ".join(f"{s}: {sum(c.values())}" for s, c in t["counts"].items()),
-        f"- {t['loss']}; {t['optimiser']}; {t['epochs']} epochs (weights of epoch {t['best_epoch']}, the "
-        "best "
-        "validation macro-F1).",
+        f"- {t['loss']}; {t['optimiser']}; {t['epochs']} epochs ({_kept_weights(t)}).",
         f"- Augmentation: {t['augmentation']}; {100 * t['badly_exposed_share']:.0f}% of images badly exposed "
         "on purpose, so that the model still recognises such an image and the gate can say *too dark* "
         "rather than *the wrong kind of image*.",

@@ -60,6 +60,33 @@ class CamNet(nn.Module):
         return self.head(features.mean(dim=(2, 3))), features
 
 
+class Members(nn.Module):
+    """Several bodies of one architecture side by side: their feature maps concatenated by channel."""
+
+    def __init__(self, bodies: list[nn.Module]) -> None:
+        super().__init__()
+        self.bodies = nn.ModuleList(bodies)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([body(x) for body in self.bodies], dim=1)
+
+
+def ensemble(members: list[CamNet]) -> CamNet:
+    """One CamNet whose logits are the mean of the members' logits, trained apart (different seeds).
+
+    The head over the concatenated features holds each member's head weights / m, so the logits are the
+    members' average and plain CAM on the concatenated features stays exact."""
+    if len(members) == 1:
+        return members[0]
+    m = len(members)
+    channels = sum(net.channels for net in members)
+    combined = CamNet(Members([net.body for net in members]), channels, members[0].head.out_features)
+    with torch.no_grad():
+        combined.head.weight.copy_(torch.cat([net.head.weight for net in members], dim=1) / m)
+        combined.head.bias.copy_(torch.stack([net.head.bias for net in members]).mean(dim=0))
+    return combined
+
+
 def small_body(in_channels: int, width: int = 16) -> tuple[nn.Module, int]:
     """Stride 16 (224 → 14×14 features): plain convs early (cheap at low width), separable later."""
     w = width
@@ -168,9 +195,18 @@ def _torchvision_body(name: str, in_channels: int, pretrained: Path | str | None
 
 
 def build(
-    name: str, in_channels: int, num_classes: int, *, pretrained: Path | str | None = None, width: int = 16
+    name: str,
+    in_channels: int,
+    num_classes: int,
+    *,
+    pretrained: Path | str | None = None,
+    width: int = 16,
+    members: int = 1,
 ) -> CamNet:
-    """A ``CamNet`` with the named backbone (see the module docstring)."""
+    """A ``CamNet`` with the named backbone (see the module docstring); ``members`` > 1: the shape of an
+    ``ensemble`` of that many (untrained: for loading saved weights)."""
+    if members > 1:
+        return ensemble([build(name, in_channels, num_classes, width=width) for _ in range(members)])
     if name == SMALL:
         if pretrained:
             raise ValueError("xiaofei_small has no pretrained weights; train it from scratch")
@@ -182,6 +218,10 @@ def build(
     return CamNet(body, channels, num_classes)
 
 
+def member_count(net: CamNet) -> int:
+    return len(net.body.bodies) if isinstance(net.body, Members) else 1
+
+
 def save_weights(net: CamNet, path: Path, *, backbone: str, in_channels: int, width: int = 16) -> None:
     """The state dict plus what is needed to rebuild the module (``load_torch_model``)."""
     config = {
@@ -189,6 +229,7 @@ def save_weights(net: CamNet, path: Path, *, backbone: str, in_channels: int, wi
         "in_channels": in_channels,
         "num_classes": net.head.out_features,
         "width": width,
+        "members": member_count(net),
     }
     torch.save({"config": config, "state_dict": net.state_dict()}, path)
 
@@ -204,7 +245,13 @@ def load_torch_model(package_dir: Path | str) -> CamNet:
         or config["in_channels"] != manifest["input"]["channels"]
     ):
         raise ValueError(f"{package_dir}: train/weights.pt does not match manifest.json")
-    net = build(config["backbone"], config["in_channels"], config["num_classes"], width=config["width"])
+    net = build(
+        config["backbone"],
+        config["in_channels"],
+        config["num_classes"],
+        width=config["width"],
+        members=config.get("members", 1),
+    )
     net.load_state_dict(saved["state_dict"])
     return net.eval()
 

@@ -43,6 +43,8 @@ class TrainConfig:
     outlier_weight: float = 0.5  # weight of the outlier-exposure term (0: off)
     outlier_batch: int = 8
     bad_exposure_p: float = 0.1  # share of images given an extreme exposure (kept in their class)
+    ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
+    channels_last: bool = False  # NHWC tensors: the same math, ~25% faster convolutions on this CPU
     progress: bool | None = None  # None: only when stderr is a terminal
 
 
@@ -67,23 +69,41 @@ def _uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor
 
 def _geometry(x: torch.Tensor, gen: torch.Generator, recipe: str) -> torch.Tensor:
     n = x.shape[0]
+    aspect = torch.ones(n)
     if recipe == "skin":
         angle = _uniform(n, -0.26, 0.26, gen) + torch.randint(0, 4, (n,), generator=gen) * (math.pi / 2)
         scale = _uniform(n, 0.85, 1.2, gen)
         shift = 0.08
         flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
         padding = "reflection"
+    elif recipe == "chest_wide":  # the kind model: other hospitals' framing, tilt and proportions
+        angle = _uniform(n, -0.2, 0.2, gen)
+        scale = _uniform(n, 0.75, 1.3, gen)
+        aspect = torch.exp(_uniform(n, -0.15, 0.15, gen))
+        shift = 0.1
+        flip = torch.ones(n)
+        padding = "zeros"
     else:  # a film is never mirrored (the heart is on one side): small rotations, zoom and shifts only
         angle = _uniform(n, -0.09, 0.09, gen)
         scale = _uniform(n, 0.9, 1.1, gen)
         shift = 0.05
         flip = torch.ones(n)
         padding = "zeros"
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    sx, sy = scale * aspect, scale / aspect
     tx, ty = _uniform(n, -shift, shift, gen), _uniform(n, -shift, shift, gen)
-    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    row_x = torch.stack([torch.cos(angle) / sx * flip, -torch.sin(angle) / sy, tx], 1)
+    row_y = torch.stack([torch.sin(angle) / sx * flip, torch.cos(angle) / sy, ty], 1)
+    grid = F.affine_grid(torch.stack([row_x, row_y], 1), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+def _processing(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Other machines' image processing: a film sharpened (unsharp mask) or softened, and tone-mapped
+    harder than the mild default."""
+    n, shape = x.shape[0], (x.shape[0], 1, 1, 1)
+    x = x.clamp(0, 1) ** torch.exp(_uniform(n, -0.45, 0.45, gen)).view(shape)
+    blurred = F.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
+    return x + (x - blurred) * _uniform(n, -0.8, 1.5, gen).view(shape)
 
 
 def _intensity(x: torch.Tensor, gen: torch.Generator, recipe: str, bad_p: float) -> torch.Tensor:
@@ -114,8 +134,10 @@ def _intensity(x: torch.Tensor, gen: torch.Generator, recipe: str, bad_p: float)
 
 def augment(pixels: torch.Tensor, gen: torch.Generator, recipe: str, bad_p: float) -> torch.Tensor:
     """uint8 pixels [N, C, H, W] → augmented floats in [0, 1] (same geometry rules as the input spec)."""
-    x = pixels.float() / 255.0
-    return _intensity(_geometry(x, gen, recipe), gen, recipe, bad_p)
+    x = _geometry(pixels.float() / 255.0, gen, recipe)
+    if recipe == "chest_wide":
+        x = _processing(x, gen)
+    return _intensity(x, gen, recipe, bad_p)
 
 
 def normalise(x01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
@@ -125,6 +147,26 @@ def normalise(x01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
     return (x - mean) / std
+
+
+class WeightAverage:
+    """An exponential moving average of a network's weights (Polyak averaging), with a warm-up so that
+    the random initial weights are forgotten quickly; batch-norm statistics are copied, not averaged.
+    On these small noisy sets the averaged weights validate far more steadily than the raw ones."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self.net = copy.deepcopy(net).eval()
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for mine, theirs in zip(self.net.parameters(), net.parameters(), strict=True):
+            mine.mul_(decay).add_(theirs.detach(), alpha=1 - decay)
+        for buffer, source in zip(self.net.buffers(), net.buffers(), strict=True):
+            buffer.copy_(source)
 
 
 def _bar(iterable: Any, total: int, desc: str, enabled: bool | None) -> Any:
@@ -175,12 +217,15 @@ def train(
     config: TrainConfig,
     outliers: Encoded | None = None,
 ) -> dict[str, Any]:
-    """Train in place; the weights of the epoch with the best validation macro-F1 are kept.
+    """Train in place; the weights of the epoch with the best validation macro-F1 are kept (with
+    ``ema_decay``, the averaged weights are the ones validated and kept).
 
     Returns the history: per epoch the mean loss, validation accuracy and macro-F1.
     """
     set_determinism(config.seed, config.threads)
     gen = torch.Generator().manual_seed(config.seed)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    net.to(memory_format=layout)  # type: ignore[call-overload]  # (missing from torch's stubs)
     k = net.head.out_features
     weights = class_weights(data.y, k)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -188,6 +233,7 @@ def train(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps, pct_start=0.15
     )
+    average = WeightAverage(net, config.ema_decay) if config.ema_decay > 0 else None
     x_all = torch.from_numpy(data.x)
     y_all = torch.from_numpy(data.y)
     use_outliers = outliers is not None and len(outliers) > 0 and config.outlier_weight > 0
@@ -206,19 +252,22 @@ def train(
             if x_out is not None:
                 pick = torch.randint(0, x_out.shape[0], (config.outlier_batch,), generator=gen)
                 xo = normalise(augment(x_out[pick], gen, config.augment, 0.0), spec)
-                logits, _ = net(torch.cat([x, xo]))
+                logits, _ = net(torch.cat([x, xo]).contiguous(memory_format=layout))
                 loss = F.cross_entropy(logits[: len(y)], y, weight=weights)
                 # Outlier exposure: cross-entropy to the uniform distribution.
                 loss = loss - config.outlier_weight * F.log_softmax(logits[len(y) :], dim=1).mean()
             else:
-                logits, _ = net(x)
+                logits, _ = net(x.contiguous(memory_format=layout))
                 loss = F.cross_entropy(logits, y, weight=weights)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
+            if average is not None:
+                average.update(net)
             total += float(loss.item())
-        val_logits, _ = predict(net, val, spec, progress=False)
+        judged = average.net if average is not None else net
+        val_logits, _ = predict(judged, val, spec, progress=False)
         pred = val_logits.argmax(1)
         f1 = macro_f1(val.y, pred, k)
         row = {
@@ -230,8 +279,9 @@ def train(
         history.append(row)
         log.info("epoch %d/%d: %s", epoch + 1, config.epochs, {k: round(v, 4) for k, v in row.items()})
         if best is None or f1 > best[0]:
-            best = (f1, epoch + 1, copy.deepcopy(net.state_dict()))
+            best = (f1, epoch + 1, copy.deepcopy(judged.state_dict()))
     if best is not None:
         net.load_state_dict(best[2])
+    net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     net.eval()
     return {"epochs": history, "best_epoch": best[1] if best else 0}
