@@ -94,6 +94,22 @@ def test_every_skin_class_and_non_target_kind_renders() -> None:
     assert SKIN.label_ids == SKIN_LABELS and PNEUMONIA.label_ids == CHEST_LABELS
 
 
+def test_every_drawn_modality_renders_and_a_lateral_has_its_bright_column_at_the_back() -> None:
+    from model.pipeline.modalities import MODALITY_KINDS, make_modality
+
+    for kind in MODALITY_KINDS:
+        image = make_modality(kind, np.random.default_rng(6))
+        assert image.mode == "L" and 256 <= image.height <= 640, kind
+        again = make_modality(kind, np.random.default_rng(6))
+        assert np.array_equal(np.asarray(image), np.asarray(again)), kind
+    with pytest.raises(ValueError, match="unknown modality"):
+        make_modality("pet", np.random.default_rng(0))
+    # A frontal film's brightest column is the spine in the middle; a lateral's is near one edge.
+    for seed in range(6):
+        columns = np.asarray(make_modality("lateral", np.random.default_rng(seed)), np.float32).mean(axis=0)
+        assert abs(int(np.argmax(columns)) / len(columns) - 0.5) > 0.15, seed
+
+
 # --- real-data readers --------------------------------------------------------------------------------
 
 

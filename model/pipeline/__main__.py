@@ -4,7 +4,7 @@ models --data ../shared/data --out model [--epochs N]  rebuild the bundled pneum
 golden --data ../shared/data --out DIR [--per-class N]  a real golden set for the gate (never shipped)
 demo  --out model [--only skin] [--data ../shared/data]  rebuild the skin demo package (synthetic data)
 train --data DIR --layout kermany|folders --backbone NAME [--pretrained FILE] --out DIR
-      [--model pneumonia|skin] [--epochs N] [--version V] [--group-pattern REGEX]
+      [--model pneumonia|skin] [--epochs N] [--version V] [--group-pattern REGEX] [--members N] [--ema D]
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--version", default=datetime.now(timezone.utc).strftime("%Y.%m.%d"))
     tr.add_argument("--group-pattern", help="folders layout: regex with a (?P<group>...) patient id")
     tr.add_argument("--no-outlier-exposure", action="store_true")
+    tr.add_argument("--members", type=int, default=1, help="an ensemble of N networks trained apart")
+    tr.add_argument("--ema", type=float, default=0.0, help="validate a moving average of the weights (0.998)")
     tr.add_argument("--processes", type=int, default=2)
     tr.add_argument("--threads", type=int, default=2)
     return parser
@@ -94,6 +96,7 @@ def _train(args: argparse.Namespace) -> None:
         counts=counts,
         seed=args.seed,
         backbone=args.backbone,
+        members=args.members,
         pretrained=args.pretrained,
         train=TrainConfig(
             epochs=args.epochs,
@@ -103,6 +106,8 @@ def _train(args: argparse.Namespace) -> None:
             threads=args.threads,
             augment=task.family,
             outlier_weight=0.0 if args.no_outlier_exposure else 0.5,
+            ema_decay=args.ema,
+            channels_last=True,
         ),
         processes=args.processes,
         demo=False,

@@ -36,6 +36,7 @@ from . import kind as kindgate
 from .card import model_card
 from .data import Dataset
 from .export import build_manifest, check_onnx, export_onnx, sha256, write_json
+from .modalities import MODALITY_KINDS
 from .nontarget import CHEST_BAD_CAPTURES, NON_TARGET_KINDS, SKIN_BAD_CAPTURES
 from .sources import REAL_PHOTOS, Encoded, Job, encode_jobs, normalise, real_photo_dir, render
 from .specs import TaskSpec
@@ -360,6 +361,8 @@ def train_kind(
             "real_negatives_held_out": len(kindgate.real_images(kg.negatives, fit=False)),
             "real_positives": len(kindgate.real_images(kg.positives, fit=True)),
             "epochs": kg.epochs,
+            "augment": kg.augment or tc.augment,
+            "drawn_laterals": "lateral" in MODALITY_KINDS,
             "best_epoch": history["best_epoch"],
             "parameters": int(sum(p.numel() for p in net.parameters())),
         },

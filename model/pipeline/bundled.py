@@ -29,8 +29,8 @@ from .train import TrainConfig
 
 log = logging.getLogger("model.pipeline")
 
-VERSION = "2.0.0"
-RELEASE_DATE = "2026-12-03T00:00:00Z"
+VERSION = "2.1.0"
+RELEASE_DATE = "2026-12-04T00:00:00Z"
 SEED = 2026
 SIZE = 192
 WIDTH = 32
@@ -93,7 +93,7 @@ def build_pneumonia(
         processes=processes,
         demo=False,
         data_description=description,
-        kind_gate=KindGate(negatives=(data / "not-chest",)),
+        kind_gate=KindGate(negatives=(data / "not-chest",), augment="chest_wide"),
         population=POPULATION,
         real_data=data,
         reuse_training_of=reuse_training_of,

@@ -330,7 +330,8 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             f"images of this kind ({_kind_positives(manifest)}) against "
             f"{fit['negatives']} of other kinds (drawn CT, MRI, ultrasound, mammograms, limbs, skulls, "
             + (
-                "lateral-like halves of films, "
+                ("lateral chest films, " if fit.get("drawn_laterals") else "")
+                + "lateral-like halves of films, "
                 if manifest.get("quality", {}).get("kind") == "radiograph"
                 else "chest films, "
             )
@@ -339,6 +340,13 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
             f"held out). Threshold P(kind) ≥ "
             f"{kind['threshold']}: on validation images it accepts {_pct(val['positives_accepted'])} of this "
             f"kind and refuses {_pct(val['negatives_refused'])} of drawn other kinds."
+            + (
+                " Both classes are augmented wider than the diagnostic model's films (tilt up to ±11°, zoom "
+                "0.75-1.3, proportions ±15%, sharpened or softened, harder tone curves), so that films "
+                "framed and processed by other hospitals' machines still look like films to it."
+                if fit.get("augment") == "chest_wide"
+                else ""
+            )
             + (
                 " The threshold and the colour ranges are fitted to the real photos too: it accepts "
                 f"{_pct(val['real_fit_positives_accepted'])} of the {val['n_real_positives']} real photos of "

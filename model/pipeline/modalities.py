@@ -3,11 +3,11 @@
 Two halves, both pure functions of an ``np.random.Generator``:
 
 - ``make_modality(kind, rng)``: images of other modalities and views, drawn by their layout — an axial
-  CT slice, a brain MRI slice, an ultrasound fan, a mammogram, a limb radiograph, a skull radiograph —
-  and ``hemithorax(film, rng)``, one side of a real frontal film stretched to the whole frame (one lung
-  field with the spine along an edge: the layout of a lateral view). They are the *negatives* of the
-  input gate's kind model, beside the synthetic photos and documents of ``nontarget.py``; the real
-  images of other kinds are kept for measuring it.
+  CT slice, a brain MRI slice, an ultrasound fan, a mammogram, a limb radiograph, a skull radiograph, a
+  lateral chest film — and ``hemithorax(film, rng)``, one side of a real frontal film stretched to the
+  whole frame (one lung field with the spine along an edge: the layout of a lateral view). They are the
+  *negatives* of the input gate's kind model, beside the synthetic photos and documents of
+  ``nontarget.py``; the real images of other kinds are kept for measuring it.
 - ``photo_of_film(film, rng)``: a phone photo of a film on a light box or of a screen: perspective,
   vignetting, glare, moiré (screens), a colour cast, sensor noise and JPEG; ``burn_in(film, rng)``:
   side markers, text and arrows burnt into a film. The gate must accept both (positives).
@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ._draw import fractal_noise, gaussian_blur, grid, jpeg_roundtrip, smoothstep, to_uint8
 
 Array = np.ndarray
-MODALITY_KINDS = ("ct", "mri", "ultrasound", "mammogram", "limb", "skull")
+MODALITY_KINDS = ("ct", "mri", "ultrasound", "mammogram", "limb", "skull", "lateral")
 
 
 def _side(rng: np.random.Generator, lo: int = 256, hi: int = 640) -> tuple[int, int]:
@@ -167,6 +167,38 @@ def _skull(rng: np.random.Generator) -> Image.Image:
     return _finish(gaussian_blur(np.clip(a, 0, 1), 1.2), rng)
 
 
+def _lateral(rng: np.random.Generator) -> Image.Image:
+    """A lateral chest film: one lucent field (both lungs superimposed) between the sternum in front and
+    a column of vertebrae behind, the heart low in front, the diaphragm's domes below, often the arms
+    raised across the top. What sets it apart from a frontal film: no bright midline between two fields."""
+    h, w = _side(rng, 256, 640)
+    x, y = grid(h, w)
+    x, y = x / w, y / h
+    if rng.random() < 0.5:  # facing left or right
+        x = 1.0 - x
+    body = _ellipse(x, y, 0.5, 0.55, rng.uniform(0.45, 0.6), rng.uniform(0.6, 0.75), 0.08)
+    a = body * (0.55 + 0.1 * fractal_noise(rng, h, w, 5))
+    front, back = rng.uniform(0.2, 0.3), rng.uniform(0.66, 0.74)
+    cx, ry = (front + back) / 2, rng.uniform(0.3, 0.38)
+    dome = 0.75 + 0.05 * np.cos((x - front) / (back - front) * np.pi) + rng.uniform(-0.05, 0.05)
+    lung = _ellipse(x, y, cx, 0.12 + ry, (back - front) / 2, ry, 0.12)
+    lung = lung * smoothstep(dome + 0.02, dome - 0.04, y)
+    a -= rng.uniform(0.3, 0.42) * lung * (0.8 + 0.2 * fractal_noise(rng, h, w, 12))
+    a += 0.2 * _ellipse(x, y, front + 0.15, dome - 0.13, 0.14, 0.15, 0.3) * lung  # the heart, in front
+    spine_x = back + 0.06 + 0.03 * np.sin(y * np.pi)  # a slight kyphosis
+    vertebrae = smoothstep(0.05, 0.03, np.abs(x - spine_x)) * (
+        0.6 + 0.4 * (np.sin(y * rng.uniform(38, 52)) > -0.5)
+    )
+    a += 0.2 * gaussian_blur(vertebrae * ((y > 0.05) & (y < 0.95)), 2.0)
+    a += 0.15 * smoothstep(0.015, 0.005, np.abs(x - front + 0.03)) * (y > 0.15) * (y < 0.55)  # sternum
+    if rng.random() < 0.6:  # the arms raised across the top
+        for tilt in (rng.uniform(0.2, 0.5), rng.uniform(0.25, 0.55)):
+            a += 0.12 * smoothstep(0.07, 0.03, np.abs(y - 0.1 - tilt * (x - 0.5)))
+    for i in range(int(rng.integers(6, 10))):  # ribs: faint oblique arcs across the field
+        a += 0.04 * lung * smoothstep(0.015, 0.005, np.abs(y - 0.15 - 0.07 * i - 0.3 * (x - front) ** 2))
+    return _finish(gaussian_blur(np.clip(a, 0, 1), 1.3), rng)
+
+
 _DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {
     "ct": _ct,
     "mri": _mri,
@@ -174,6 +206,7 @@ _DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {
     "mammogram": _mammogram,
     "limb": _limb,
     "skull": _skull,
+    "lateral": _lateral,
 }
 
 
