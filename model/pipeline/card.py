@@ -371,9 +371,10 @@ def model_card(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
         "on purpose, so that the model still recognises such an image and the gate can say *too dark* "
         "rather than *the wrong kind of image*.",
         "- Deterministic: seeded, fixed threads, `torch.use_deterministic_algorithms(True)` (torch "
-        f"{t['torch']}): on one machine a rebuild gave the same weights to the bit (three skin builds, 2026-12-04); another CPU's "
-        "kernels may round differently, and over 24 epochs that is a different network of about the same "
-        "quality (the same command and seed gave pneumonia 2.0.0 and 2.1.0 different weights).",
+        f"{t['torch']}): on one machine a rebuild gave the same weights to the bit (three skin builds, "
+        "2026-12-04); another CPU's kernels may round differently, and over 24 epochs that is a different "
+        "network of about the same quality (the same command and seed gave pneumonia 2.0.0 and 2.1.0 "
+        "different weights).",
         "",
         "## Files",
         "",
