@@ -31,7 +31,9 @@ def _side(rng: np.random.Generator, lo: int = 256, hi: int = 640) -> tuple[int, 
     return h, int(h * rng.uniform(0.8, 1.35))
 
 
-def _ellipse(x: Array, y: Array, cx: float, cy: float, rx: float, ry: float, soft: float = 0.03) -> Array:
+def _ellipse(
+    x: Array, y: Array, cx: float, cy: float | Array, rx: float, ry: float, soft: float = 0.03
+) -> Array:
     r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
     return smoothstep(1.0 + soft, 1.0 - soft, r)
 
