@@ -139,7 +139,9 @@ def test_upload_trigger_poll_path(app: App) -> None:
     assert summary == {"done": 1, "failed": 0, "skipped": 0}
     # THEN polling sees the answer, and a second trigger for the same object changes nothing
     record = history("oCarol", action="get", id=upload["id"])
-    assert record["status"] == "done" and record["label"]
+    # A drawn film (tests/films.py): whether the gate accepts it is not this test's business; the
+    # answer is there either way, labelled or refused with its reason.
+    assert record["status"] == "done" and (record["label"] or record["quality"]["reason"])
     assert predict_handler(cos_event(upload["key"]), {})["skipped"] == 1
 
 

@@ -154,7 +154,9 @@ def test_upload_trigger_poll_over_http(base_url: str) -> None:
         if record["status"] != "pending":
             break
         time.sleep(0.1)
-    assert record["status"] == "done" and record["label"]
+    # A drawn film (tests/films.py): whether the gate accepts it is not this test's business; the
+    # answer is there either way, labelled or refused with its reason.
+    assert record["status"] == "done" and (record["label"] or record["quality"]["reason"])
     # AND the record's short-lived image URL serves the stored JPEG; a tampered one does not
     status, _, image = request(record["image"]["url"])
     assert status == 200 and image[:2] == b"\xff\xd8"
