@@ -95,9 +95,9 @@ def test_every_skin_class_and_non_target_kind_renders() -> None:
 
 
 def test_every_drawn_modality_renders_and_a_lateral_has_its_bright_column_at_the_back() -> None:
-    from model.pipeline.modalities import MODALITY_KINDS, make_modality
+    from model.pipeline.modalities import MODALITY_KINDS, VIEW_KINDS, make_modality
 
-    for kind in MODALITY_KINDS:
+    for kind in (*MODALITY_KINDS, *VIEW_KINDS):
         image = make_modality(kind, np.random.default_rng(6))
         assert image.mode == "L" and 256 <= image.height <= 640, kind
         again = make_modality(kind, np.random.default_rng(6))

@@ -36,7 +36,6 @@ from . import kind as kindgate
 from .card import model_card
 from .data import Dataset
 from .export import build_manifest, check_onnx, export_onnx, sha256, write_json
-from .modalities import MODALITY_KINDS
 from .nontarget import CHEST_BAD_CAPTURES, NON_TARGET_KINDS, SKIN_BAD_CAPTURES
 from .sources import REAL_PHOTOS, Encoded, Job, encode_jobs, normalise, real_photo_dir, render
 from .specs import TaskSpec
@@ -362,7 +361,7 @@ def train_kind(
             "real_positives": len(kindgate.real_images(kg.positives, fit=True)),
             "epochs": kg.epochs,
             "augment": kg.augment or tc.augment,
-            "drawn_laterals": "lateral" in MODALITY_KINDS,
+            "drawn_laterals": bool(files),
             "best_epoch": history["best_epoch"],
             "parameters": int(sum(p.numel() for p in net.parameters())),
         },

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .data import IMAGE_SUFFIXES
-from .modalities import MODALITY_KINDS
+from .modalities import MODALITY_KINDS, VIEW_KINDS
 from .nets import CamNet, _conv, _separable
 from .nontarget import NON_TARGET_KINDS
 from .sources import Job
@@ -106,7 +106,9 @@ def negative_jobs(
     and real images of other kinds (each ``real_copies`` times: augmentation makes the copies differ)."""
     rng = np.random.default_rng([seed, code])
     jobs: list[Job] = []
-    for ki, kind in enumerate(MODALITY_KINDS):
+    # Other views of the chest (drawn laterals) only where the target is a chest film (``film_paths``):
+    # for any other kind a chest film is already among the negatives, as the other model's kind.
+    for ki, kind in enumerate((*MODALITY_KINDS, *VIEW_KINDS) if film_paths else MODALITY_KINDS):
         jobs += [("modality", kind, (seed, code, ki, i)) for i in range(per_kind)]
     for ki, kind in enumerate(NON_TARGET_KINDS):
         jobs += [("non_target", kind, (seed, code, 50 + ki, i)) for i in range(per_kind // 2)]

@@ -23,7 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 from ._draw import fractal_noise, gaussian_blur, grid, jpeg_roundtrip, smoothstep, to_uint8
 
 Array = np.ndarray
-MODALITY_KINDS = ("ct", "mri", "ultrasound", "mammogram", "limb", "skull", "lateral")
+MODALITY_KINDS = ("ct", "mri", "ultrasound", "mammogram", "limb", "skull")
+VIEW_KINDS = ("lateral",)  # other views of the chest: negatives of the chest gate only
 
 
 def _side(rng: np.random.Generator, lo: int = 256, hi: int = 640) -> tuple[int, int]:
@@ -213,7 +214,7 @@ _DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {
 
 
 def make_modality(kind: str, rng: np.random.Generator) -> Image.Image:
-    """An "L" image of ``kind`` (one of :data:`MODALITY_KINDS`), 256–640 px."""
+    """An "L" image of ``kind`` (one of :data:`MODALITY_KINDS` or :data:`VIEW_KINDS`), 256–640 px."""
     try:
         return _DRAW[kind](rng)
     except KeyError:
