@@ -430,9 +430,14 @@ def build_package(config: BuildConfig, source: Source) -> dict[str, Any]:
 
     # The network first: a missing backbone (torchvision) fails before any image is read.
     torch.manual_seed(config.train.seed)
-    net = nets.build(config.backbone, task.channels, k, pretrained=config.pretrained, width=config.width)
-    if config.members > 1:
-        net = nets.build(config.backbone, task.channels, k, width=config.width, members=config.members)
+    net = nets.build(
+        config.backbone,
+        task.channels,
+        k,
+        pretrained=config.pretrained,
+        width=config.width,
+        members=config.members,
+    )
     start = time.perf_counter()
     splits = {
         name: _encode(*source.clean(name), geometry, config.processes) for name in ("train", "val", "test")

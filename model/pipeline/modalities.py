@@ -174,7 +174,7 @@ def _lateral(rng: np.random.Generator) -> Image.Image:
     """A lateral chest film: one lucent field (both lungs superimposed) between the sternum in front and
     a column of vertebrae behind, the heart low in front, the diaphragm's domes below, often the arms
     raised across the top. What sets it apart from a frontal film: no bright midline between two fields."""
-    h, w = _side(rng, 256, 640)
+    h, w = _side(rng)
     x, y = grid(h, w)
     x, y = x / w, y / h
     if rng.random() < 0.5:  # facing left or right

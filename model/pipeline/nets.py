@@ -206,7 +206,12 @@ def build(
     """A ``CamNet`` with the named backbone (see the module docstring); ``members`` > 1: the shape of an
     ``ensemble`` of that many (untrained: for loading saved weights)."""
     if members > 1:
-        return ensemble([build(name, in_channels, num_classes, width=width) for _ in range(members)])
+        return ensemble(
+            [
+                build(name, in_channels, num_classes, pretrained=pretrained, width=width)
+                for _ in range(members)
+            ]
+        )
     if name == SMALL:
         if pretrained:
             raise ValueError("xiaofei_small has no pretrained weights; train it from scratch")
